@@ -1,0 +1,161 @@
+//! Status conditions in the `metav1.Condition` shape, and the merge rule every status write goes through:
+//! `lastTransitionTime` moves only when a condition's `status` changes.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+
+// The three conditions every object always carries (kstatus reads Reconciling and Stalled).
+pub const READY: &str = "Ready";
+pub const RECONCILING: &str = "Reconciling";
+pub const STALLED: &str = "Stalled";
+
+// ZeroEtlIntegration steps.
+pub const SOURCE_READY: &str = "SourceReady";
+pub const TARGET_READY: &str = "TargetReady";
+pub const INTEGRATION_ACTIVE: &str = "IntegrationActive";
+pub const DESTINATION_DATABASE_READY: &str = "DestinationDatabaseReady";
+
+// RedshiftConnection steps.
+pub const AUTHENTICATED: &str = "Authenticated";
+pub const CREDENTIALS_ISSUED: &str = "CredentialsIssued";
+pub const REACHABLE: &str = "Reachable";
+pub const STAGING_READY: &str = "StagingReady";
+pub const CASE_SENSITIVE: &str = "CaseSensitive";
+pub const SECRET_PUBLISHED: &str = "SecretPublished";
+
+/// Reasons shared by both kinds. Step-specific reasons are written where they are decided.
+pub mod reasons {
+    pub const INVALID_SPEC: &str = "InvalidSpec";
+    pub const IMMUTABLE_FIELD_CHANGED: &str = "ImmutableFieldChanged";
+    pub const RECONCILED: &str = "Reconciled";
+    pub const PROGRESSING: &str = "Progressing";
+    pub const PENDING: &str = "Pending";
+    pub const ACCESS_DENIED: &str = "AccessDenied";
+    pub const DELETING: &str = "Deleting";
+    pub const NOT_STALLED: &str = "NotStalled";
+    pub const IDLE: &str = "Idle";
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    True,
+    False,
+    Unknown,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::True => "True",
+            Status::False => "False",
+            Status::Unknown => "Unknown",
+        }
+    }
+
+    pub fn from_bool(b: bool) -> Status {
+        if b {
+            Status::True
+        } else {
+            Status::False
+        }
+    }
+}
+
+/// A condition as the reconciler decides it, before timestamps and generations are attached.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Decided {
+    pub type_: String,
+    pub status: Status,
+    pub reason: String,
+    pub message: String,
+}
+
+impl Decided {
+    pub fn new(type_: &str, status: Status, reason: &str, message: impl Into<String>) -> Decided {
+        Decided { type_: type_.to_string(), status, reason: reason.to_string(), message: message.into() }
+    }
+}
+
+/// Merges `decided` into `previous`: a condition whose status is unchanged keeps its `lastTransitionTime`.
+/// Conditions not decided this time are kept as they were (a step that did not run says nothing new).
+/// The result is sorted by type so that equal inputs give equal output (no spurious status patches).
+pub fn merge(previous: &[Condition], decided: &[Decided], generation: Option<i64>, now: &Time) -> Vec<Condition> {
+    let mut out: Vec<Condition> = previous.iter().filter(|c| !decided.iter().any(|d| d.type_ == c.type_)).cloned().collect();
+    for d in decided {
+        let old = previous.iter().find(|c| c.type_ == d.type_);
+        let last_transition_time = match old {
+            Some(c) if c.status == d.status.as_str() => c.last_transition_time.clone(),
+            _ => now.clone(),
+        };
+        out.push(Condition {
+            type_: d.type_.clone(),
+            status: d.status.as_str().to_string(),
+            reason: d.reason.clone(),
+            // The API server requires a message field; keep it short and free of secrets.
+            message: truncate(&d.message, 32_768),
+            last_transition_time,
+            observed_generation: generation,
+        });
+    }
+    out.sort_by(|a, b| a.type_.cmp(&b.type_));
+    out
+}
+
+/// Finds a condition by type.
+pub fn find<'a>(conditions: &'a [Condition], type_: &str) -> Option<&'a Condition> {
+    conditions.iter().find(|c| c.type_ == type_)
+}
+
+/// Whether the condition of that type is present with status True.
+pub fn is_true(conditions: &[Condition], type_: &str) -> bool {
+    find(conditions, type_).is_some_and(|c| c.status == "True")
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_string();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &s[..end])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::jiff::Timestamp;
+
+    fn t(secs: i64) -> Time {
+        Time(Timestamp::from_second(secs).unwrap())
+    }
+
+    #[test]
+    fn transition_time_moves_only_on_status_change() {
+        let first = merge(&[], &[Decided::new(READY, Status::False, "Pending", "waiting")], Some(1), &t(100));
+        assert_eq!(first[0].last_transition_time, t(100));
+
+        // Same status, new reason and message: time stays.
+        let second = merge(&first, &[Decided::new(READY, Status::False, "Creating", "creating")], Some(2), &t(200));
+        assert_eq!(second[0].last_transition_time, t(100));
+        assert_eq!((second[0].reason.as_str(), second[0].observed_generation), ("Creating", Some(2)));
+
+        // Status flips: time moves.
+        let third = merge(&second, &[Decided::new(READY, Status::True, "Reconciled", "ok")], Some(2), &t(300));
+        assert_eq!(third[0].last_transition_time, t(300));
+    }
+
+    #[test]
+    fn undecided_conditions_are_kept_and_output_is_sorted() {
+        let prev = merge(
+            &[],
+            &[Decided::new(STALLED, Status::False, "NotStalled", ""), Decided::new(SOURCE_READY, Status::True, "Ok", "")],
+            Some(1),
+            &t(1),
+        );
+        let next = merge(&prev, &[Decided::new(READY, Status::True, "Reconciled", "")], Some(1), &t(2));
+        let types: Vec<_> = next.iter().map(|c| c.type_.as_str()).collect();
+        assert_eq!(types, vec![READY, SOURCE_READY, STALLED]);
+        assert!(is_true(&next, SOURCE_READY) && !is_true(&next, STALLED));
+    }
+}
