@@ -1,0 +1,118 @@
+//! CustomResourceDefinitions: installed with server-side apply through the kube client (kubectl's
+//! client-side validation refuses CRDs carrying x-kubernetes-validations on a 1.20 server), then awaited
+//! until Established.
+
+use std::fs;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{Api, Patch, PatchParams};
+use kube::Client;
+
+use crate::manifests::FIELD_MANAGER;
+use crate::paths::workspace_root;
+
+/// How long a CRD may take to become Established.
+pub const ESTABLISHED_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The project's committed CRD files: `config/crd/*.yaml`, sorted.
+pub fn project_crd_files() -> Result<Vec<PathBuf>> {
+    let dir = workspace_root().join("config").join("crd");
+    let mut files: Vec<PathBuf> = fs::read_dir(&dir)
+        .with_context(|| format!("read {}", dir.display()))?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|path| {
+            path.extension()
+                .is_some_and(|ext| ext == "yaml" || ext == "yml")
+        })
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        bail!(
+            "no CRD files in {} (regenerate them with `cargo xtask crd`)",
+            dir.display()
+        );
+    }
+    Ok(files)
+}
+
+/// Parses CRDs from a (multi-document) YAML text.
+pub fn parse_crds(text: &str) -> Result<Vec<CustomResourceDefinition>> {
+    let mut crds = Vec::new();
+    for document in serde_yaml::Deserializer::from_str(text) {
+        let value = <serde_yaml::Value as serde::Deserialize>::deserialize(document)?;
+        if value.is_null() {
+            continue;
+        }
+        crds.push(serde_yaml::from_value(value).context("not a CustomResourceDefinition")?);
+    }
+    Ok(crds)
+}
+
+/// Applies every CRD in `files` and waits until each is Established. Returns their names.
+pub async fn install_crd_files(client: &Client, files: &[PathBuf]) -> Result<Vec<String>> {
+    let mut crds = Vec::new();
+    for file in files {
+        let text = fs::read_to_string(file).with_context(|| format!("read {}", file.display()))?;
+        crds.extend(parse_crds(&text).with_context(|| format!("parse {}", file.display()))?);
+    }
+    install_crds(client, &crds).await
+}
+
+/// Applies `crds` and waits until each is Established. Returns their names.
+pub async fn install_crds(
+    client: &Client,
+    crds: &[CustomResourceDefinition],
+) -> Result<Vec<String>> {
+    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
+    let mut names = Vec::new();
+    for crd in crds {
+        let name = crd
+            .metadata
+            .name
+            .clone()
+            .context("a CRD has no metadata.name")?;
+        api.patch(
+            &name,
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(crd),
+        )
+        .await
+        .with_context(|| format!("apply CRD {name}"))?;
+        names.push(name);
+    }
+    let deadline = Instant::now() + ESTABLISHED_TIMEOUT;
+    for name in &names {
+        loop {
+            let crd = api
+                .get(name)
+                .await
+                .with_context(|| format!("read CRD {name}"))?;
+            if is_established(&crd) {
+                break;
+            }
+            if Instant::now() >= deadline {
+                bail!(
+                    "CRD {name} not Established after {ESTABLISHED_TIMEOUT:?}; conditions: {:?}",
+                    crd.status.and_then(|s| s.conditions)
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    Ok(names)
+}
+
+/// Whether the API server reports the CRD as Established (serving its resources).
+pub fn is_established(crd: &CustomResourceDefinition) -> bool {
+    crd.status
+        .as_ref()
+        .and_then(|status| status.conditions.as_ref())
+        .is_some_and(|conditions| {
+            conditions
+                .iter()
+                .any(|c| c.type_ == "Established" && c.status == "True")
+        })
+}
