@@ -1,0 +1,228 @@
+//! The `/_sim/` control plane: seed, reset, state, calls, counts, faults, timings, integration status.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::calls::CallLog;
+use crate::estate::Estate;
+use crate::faults::{Fault, Faults};
+use crate::model::{IntegrationError, World};
+use crate::server::Shared;
+
+type Reply = (StatusCode, Json<Value>);
+
+fn bad(msg: impl std::fmt::Display) -> Reply {
+    (
+        StatusCode::BAD_REQUEST,
+        Json(json!({"error": msg.to_string()})),
+    )
+}
+
+fn ok() -> Reply {
+    (StatusCode::OK, Json(json!({"ok": true})))
+}
+
+pub fn routes() -> Router<Arc<Shared>> {
+    Router::new()
+        .route("/_sim/seed", post(seed))
+        .route("/_sim/reset", post(reset))
+        .route("/_sim/state", get(state))
+        .route("/_sim/calls", get(calls))
+        .route("/_sim/counts", get(counts))
+        .route(
+            "/_sim/faults",
+            post(add_fault).delete(clear_faults).get(list_faults),
+        )
+        .route("/_sim/timings", post(set_timings))
+        .route("/_sim/integrations/{key}/status", post(integration_status))
+}
+
+/// Replace the world with a new estate (YAML or JSON; JSON is YAML).
+async fn seed(State(s): State<Arc<Shared>>, body: Bytes) -> Reply {
+    let text = String::from_utf8_lossy(&body);
+    let estate = match Estate::from_yaml_str(&text) {
+        Ok(e) => e,
+        Err(e) => return bad(format!("invalid estate: {e}")),
+    };
+    match World::from_estate(&estate) {
+        Ok(w) => {
+            *s.world.lock() = w;
+            *s.seed.lock() = estate;
+            ok()
+        }
+        Err(e) => bad(e),
+    }
+}
+
+/// Back to the last seeded estate, with no faults and an empty call log.
+async fn reset(State(s): State<Arc<Shared>>) -> Reply {
+    reset_shared(&s);
+    ok()
+}
+
+pub fn reset_shared(s: &Shared) {
+    let estate = s.seed.lock().clone();
+    if let Ok(w) = World::from_estate(&estate) {
+        *s.world.lock() = w;
+    }
+    *s.faults.lock() = Faults::default();
+    *s.log.lock() = CallLog::default();
+}
+
+pub fn state_json(s: &Shared) -> Value {
+    let mut world = s.world.lock();
+    world.advance(chrono::Utc::now());
+    serde_json::to_value(&*world).unwrap_or(Value::Null)
+}
+
+async fn state(State(s): State<Arc<Shared>>) -> Json<Value> {
+    Json(state_json(&s))
+}
+
+async fn calls(State(s): State<Arc<Shared>>) -> Json<Value> {
+    Json(serde_json::to_value(s.log.lock().records()).unwrap_or(Value::Null))
+}
+
+pub fn counts_json(s: &Shared) -> Value {
+    let log = s.log.lock();
+    let mut m: serde_json::Map<String, Value> = log
+        .counts()
+        .into_iter()
+        .map(|(k, v)| (k, json!(v)))
+        .collect();
+    m.insert("mutating".into(), json!(log.mutating()));
+    Value::Object(m)
+}
+
+async fn counts(State(s): State<Arc<Shared>>) -> Json<Value> {
+    Json(counts_json(&s))
+}
+
+async fn add_fault(State(s): State<Arc<Shared>>, body: Bytes) -> Reply {
+    match serde_json::from_slice::<Fault>(&body) {
+        Ok(f) => {
+            s.faults.lock().add(f);
+            ok()
+        }
+        Err(e) => bad(format!("invalid fault: {e}")),
+    }
+}
+
+async fn clear_faults(State(s): State<Arc<Shared>>) -> Reply {
+    s.faults.lock().clear();
+    ok()
+}
+
+async fn list_faults(State(s): State<Arc<Shared>>) -> Json<Value> {
+    Json(serde_json::to_value(s.faults.lock().list()).unwrap_or(Value::Null))
+}
+
+/// Milliseconds, camelCase; absent fields keep their value.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct TimingsPatch {
+    integration_create_ms: Option<u64>,
+    integration_delete_ms: Option<u64>,
+    integration_modify_ms: Option<u64>,
+    reboot_ms: Option<u64>,
+    workgroup_update_ms: Option<u64>,
+    statement_ms: Option<u64>,
+}
+
+async fn set_timings(State(s): State<Arc<Shared>>, body: Bytes) -> Reply {
+    let patch: TimingsPatch = match serde_json::from_slice(&body) {
+        Ok(p) => p,
+        Err(e) => return bad(format!("invalid timings: {e}")),
+    };
+    let mut t = s.timings.write();
+    let set = |field: &mut Duration, v: Option<u64>| {
+        if let Some(ms) = v {
+            *field = Duration::from_millis(ms);
+        }
+    };
+    set(&mut t.integration_create, patch.integration_create_ms);
+    set(&mut t.integration_delete, patch.integration_delete_ms);
+    set(&mut t.integration_modify, patch.integration_modify_ms);
+    set(&mut t.reboot, patch.reboot_ms);
+    set(&mut t.workgroup_update, patch.workgroup_update_ms);
+    set(&mut t.statement, patch.statement_ms);
+    ok()
+}
+
+#[derive(Deserialize)]
+struct StatusBody {
+    status: String,
+    #[serde(default)]
+    errors: Vec<ErrorBody>,
+}
+
+#[derive(Deserialize)]
+struct ErrorBody {
+    code: String,
+    message: String,
+}
+
+async fn integration_status(
+    State(s): State<Arc<Shared>>,
+    Path(key): Path<String>,
+    Json(b): Json<StatusBody>,
+) -> Reply {
+    let errors = b.errors.into_iter().map(|e| (e.code, e.message)).collect();
+    match set_integration_status(&s, &key, &b.status, errors) {
+        Ok(()) => ok(),
+        Err(e) => (StatusCode::NOT_FOUND, Json(json!({"error": e.to_string()}))),
+    }
+}
+
+const STATUSES: &[&str] = &[
+    "creating",
+    "active",
+    "modifying",
+    "failed",
+    "deleting",
+    "syncing",
+    "needs_attention",
+];
+
+pub fn set_integration_status(
+    s: &Shared,
+    key: &str,
+    status: &str,
+    errors: Vec<(String, String)>,
+) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        STATUSES.contains(&status),
+        "unknown integration status {status:?} (one of {STATUSES:?})"
+    );
+    let mut world = s.world.lock();
+    world.advance(chrono::Utc::now());
+    for account in world.accounts.values_mut() {
+        for region in account.regions.values_mut() {
+            if let Some(i) = region
+                .integrations
+                .values_mut()
+                .find(|i| i.integration_arn == key || i.integration_name == key || i.id() == key)
+            {
+                i.status = status.to_string();
+                i.due = None;
+                i.errors = errors
+                    .into_iter()
+                    .map(|(error_code, error_message)| IntegrationError {
+                        error_code,
+                        error_message,
+                    })
+                    .collect();
+                return Ok(());
+            }
+        }
+    }
+    anyhow::bail!("no integration named, with id or ARN {key:?}")
+}
