@@ -621,6 +621,12 @@ fn build_region(
         r.cluster_parameter_groups
             .insert(g.name.clone(), ParamGroup::from_seed(g));
     }
+    // Every region has Redshift's default group, as in AWS.
+    ensure_group(
+        &mut r.cluster_parameter_groups,
+        "default.redshift-2.0",
+        "redshift-2.0",
+    );
     for c in &rs.db_clusters {
         let family = params::family_for(&c.engine, &c.engine_version);
         let pg = c

@@ -138,7 +138,7 @@ fn run(world: &mut World, namespace_arn: &str, sql: Sql) -> Result<bool, String>
                 .databases
                 .entry(namespace_arn.to_string())
                 .or_default();
-            if dbs.iter().any(|d| *d == name) || name == "dev" {
+            if dbs.contains(&name) || name == "dev" {
                 return Err(format!("ERROR: database \"{name}\" already exists"));
             }
             dbs.push(name);
