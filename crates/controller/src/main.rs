@@ -1,16 +1,132 @@
+//! zeroetl-operator: `crd` prints the CRDs, `run` runs the controllers.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
 use clap::Parser;
+use futures::future::join_all;
+use prometheus_client::registry::Registry;
+use tokio::sync::watch;
+use tracing::{error, info, warn};
+use zeroetl_reconciler::aws::{AwsClients, AwsSettings};
+use zeroetl_reconciler::events::Events;
+use zeroetl_reconciler::metrics::Metrics;
+use zeroetl_reconciler::{Config, Context};
 
+mod cli;
+mod controllers;
 mod crd;
+mod leader;
+mod probes;
+mod shutdown;
+mod telemetry;
 
-#[derive(Parser)]
-#[command(name = "zeroetl-operator", version, about = "Kubernetes operator for AWS zero-ETL integrations and Redshift connections")]
-enum Cli {
-    /// Print the CustomResourceDefinitions as YAML.
-    Crd,
+use cli::{Cli, RunArgs};
+
+/// How long in-flight reconciles may run after SIGTERM before the process exits anyway (Kubernetes waits 30 s
+/// by default; we promise well under that).
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(4);
+
+fn main() -> anyhow::Result<()> {
+    match Cli::parse() {
+        Cli::Crd => {
+            print!("{}", crd::render());
+            Ok(())
+        }
+        Cli::Run(args) => tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(run(args)),
+    }
 }
 
-fn main() {
-    match Cli::parse() {
-        Cli::Crd => print!("{}", crd::render()),
+async fn run(args: RunArgs) -> anyhow::Result<()> {
+    telemetry::init(args.log_format);
+    let (stop_tx, stop_rx) = watch::channel(false);
+    tokio::spawn(shutdown::on_signal(stop_tx));
+    let stopped = move || shutdown::stopped(stop_rx.clone());
+
+    let client = kube::Client::try_default().await?;
+    let mut registry = Registry::default();
+    let metrics = Arc::new(Metrics::new(&mut registry));
+    let probes = probes::Probes { ready: Default::default(), registry: Arc::new(registry) };
+    let server = tokio::spawn(probes::serve(args.probe_addr, probes.clone(), stopped()));
+    info!(
+        region = %args.region,
+        aws_endpoint = args.aws_endpoint_url.as_deref().unwrap_or("default"),
+        namespaces = ?args.namespaces,
+        probe_addr = %args.probe_addr,
+        leader_election = args.leader_election,
+        "starting zeroetl-operator"
+    );
+
+    let elector = args.leader_election.then(|| leader::LeaderElector::new(client.clone(), &args.lease_namespace, &args.lease_name));
+    if let Some(e) = &elector {
+        info!(identity = e.identity(), "waiting for leadership");
+        tokio::select! {
+            _ = e.acquire() => {}
+            _ = stopped() => return finish(server).await,
+        }
+    }
+
+    let ctx = Arc::new(Context {
+        client: client.clone(),
+        aws: AwsClients::new(AwsSettings { endpoint_url: args.aws_endpoint_url.clone() }, metrics.clone()),
+        config: Config { default_region: args.region.clone(), connection_reverify_interval: args.connection_reverify_interval() },
+        metrics: metrics.clone(),
+        events: Events::new(client.clone(), "zeroetl-operator"),
+        backoff: Default::default(),
+    });
+
+    let namespaces: Vec<Option<&str>> =
+        if args.namespaces.is_empty() { vec![None] } else { args.namespaces.iter().map(|n| Some(n.as_str())).collect() };
+    let mut runs = Vec::new();
+    let mut ready = Vec::new();
+    for ns in namespaces {
+        for running in [
+            controllers::integrations(&client, ns, ctx.clone(), args.concurrency, stopped()),
+            controllers::connections(&client, ns, ctx.clone(), args.concurrency, stopped()),
+        ] {
+            runs.push(running.run);
+            ready.push(running.ready);
+        }
+    }
+    let ready_flag = probes.ready.clone();
+    tokio::spawn(async move {
+        join_all(ready).await;
+        ready_flag.store(true, Ordering::Relaxed);
+        info!("watch caches synced; ready");
+    });
+
+    let lost_leadership = async {
+        match &elector {
+            Some(e) => e.hold().await,
+            None => std::future::pending().await,
+        }
+    };
+    let controllers = join_all(runs);
+    tokio::pin!(controllers);
+    tokio::select! {
+        _ = &mut controllers => {}
+        _ = lost_leadership => {
+            error!("lost leadership; exiting so that a fresh process can campaign again");
+            std::process::exit(1);
+        }
+        _ = stopped() => {
+            // The controllers drain in-flight reconciles on the same signal; bound how long that may take.
+            if tokio::time::timeout(SHUTDOWN_GRACE, &mut controllers).await.is_err() {
+                warn!("in-flight reconciles did not finish within {SHUTDOWN_GRACE:?}; exiting anyway");
+            }
+        }
+    }
+    if let Some(e) = &elector {
+        let _ = tokio::time::timeout(Duration::from_secs(1), e.release()).await;
+    }
+    info!(aws_calls = metrics.aws_calls_total(), "stopped");
+    finish(server).await
+}
+
+async fn finish(server: tokio::task::JoinHandle<anyhow::Result<()>>) -> anyhow::Result<()> {
+    match tokio::time::timeout(Duration::from_secs(1), server).await {
+        Ok(Ok(r)) => r,
+        _ => Ok(()),
     }
 }

@@ -1,0 +1,70 @@
+//! Command-line interface. Every flag has an environment variable for Deployments.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::{Args, Parser, ValueEnum};
+
+#[derive(Parser)]
+#[command(name = "zeroetl-operator", version, about = "Kubernetes operator for AWS zero-ETL integrations and Redshift connections")]
+pub enum Cli {
+    /// Print the CustomResourceDefinitions as YAML.
+    Crd,
+    /// Run the controllers.
+    Run(RunArgs),
+}
+
+#[derive(Args, Clone, Debug)]
+pub struct RunArgs {
+    /// The AWS region for objects that do not name one.
+    #[arg(long, env = "AWS_REGION", default_value = "us-east-1")]
+    pub region: String,
+
+    /// Send every AWS call to this endpoint (e.g. aws-sim). Unset: the real AWS endpoints.
+    #[arg(long, env = "ZEROETL_AWS_ENDPOINT_URL")]
+    pub aws_endpoint_url: Option<String>,
+
+    /// Watch only these namespaces (repeat the flag or separate with commas). None: all namespaces.
+    #[arg(long = "namespace", env = "ZEROETL_NAMESPACES", value_delimiter = ',')]
+    pub namespaces: Vec<String>,
+
+    /// How many objects of each kind are reconciled at once.
+    #[arg(long, env = "ZEROETL_CONCURRENCY", default_value_t = 4)]
+    pub concurrency: u16,
+
+    /// Address of the /healthz, /readyz and /metrics server.
+    #[arg(long, env = "ZEROETL_PROBE_ADDR", default_value = "0.0.0.0:8080")]
+    pub probe_addr: SocketAddr,
+
+    /// Run only while holding the Lease, so that one replica writes at a time.
+    #[arg(long, env = "ZEROETL_LEADER_ELECTION", default_value_t = true, action = clap::ArgAction::Set)]
+    pub leader_election: bool,
+
+    /// Namespace of the leader-election Lease.
+    #[arg(long, env = "POD_NAMESPACE", default_value = "default")]
+    pub lease_namespace: String,
+
+    /// Name of the leader-election Lease.
+    #[arg(long, env = "ZEROETL_LEASE_NAME", default_value = "zeroetl-operator")]
+    pub lease_name: String,
+
+    /// Seconds between end-to-end re-verifications of a Ready RedshiftConnection.
+    #[arg(long, env = "ZEROETL_CONNECTION_REVERIFY_INTERVAL", default_value_t = 300)]
+    pub connection_reverify_interval: u64,
+
+    /// Log format.
+    #[arg(long, env = "ZEROETL_LOG_FORMAT", value_enum, default_value_t = LogFormat::Json)]
+    pub log_format: LogFormat,
+}
+
+impl RunArgs {
+    pub fn connection_reverify_interval(&self) -> Duration {
+        Duration::from_secs(self.connection_reverify_interval.max(1))
+    }
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum LogFormat {
+    Json,
+    Text,
+}

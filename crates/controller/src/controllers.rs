@@ -1,0 +1,141 @@
+//! The two controllers, one per kind and watched namespace: what triggers a reconcile, how many run at once,
+//! and the bookkeeping around each reconcile (metrics, backoff reset, logs).
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use futures::future::BoxFuture;
+use futures::{FutureExt, StreamExt};
+use k8s_openapi::api::core::v1::Secret;
+use kube::runtime::controller::{Action, Config as ControllerConfig};
+use kube::runtime::reflector::{ObjectRef, Store};
+use kube::runtime::{watcher, Controller};
+use kube::{Api, Client, ResourceExt};
+use tracing::{info, info_span, warn, Instrument};
+use zeroetl_api::{RedshiftConnection, ZeroEtlIntegration};
+use zeroetl_reconciler::{connection, integration, Context, Error};
+
+/// Label on every Secret the operator publishes, so the Secret watch sees only ours.
+pub const MANAGED_BY_SELECTOR: &str = "app.kubernetes.io/managed-by=zeroetl-operator";
+
+/// Where a controller watches: one namespace, or all of them.
+fn api<K>(client: &Client, namespace: Option<&str>) -> Api<K>
+where
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>,
+{
+    match namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    }
+}
+
+/// A running controller and the store whose first sync means "ready".
+pub struct Running {
+    pub run: BoxFuture<'static, ()>,
+    pub ready: BoxFuture<'static, ()>,
+}
+
+fn ready_when_synced<K>(store: Store<K>) -> BoxFuture<'static, ()>
+where
+    K: kube::Resource + Clone + Send + Sync + 'static,
+    K::DynamicType: Eq + std::hash::Hash + Clone + Send + Sync,
+{
+    async move {
+        let _ = store.wait_until_ready().await;
+    }
+    .boxed()
+}
+
+pub fn integrations(
+    client: &Client,
+    namespace: Option<&str>,
+    ctx: Arc<Context>,
+    concurrency: u16,
+    shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
+) -> Running {
+    let controller = Controller::new(api::<ZeroEtlIntegration>(client, namespace), watcher::Config::default().any_semantic());
+    let store = controller.store();
+    let by_connection = store.clone();
+    let run = controller
+        // A connection that changes (becomes Ready, breaks, gets a new namespace ARN) re-reconciles the
+        // integrations that target it.
+        .watches(api::<RedshiftConnection>(client, namespace), watcher::Config::default().any_semantic(), move |conn| {
+            integrations_targeting(&by_connection, &conn)
+        })
+        .with_config(ControllerConfig::default().concurrency(concurrency))
+        .graceful_shutdown_on(shutdown)
+        .run(
+            |obj, ctx| observed("ZeroEtlIntegration", obj, ctx, |o, c| integration::reconcile(o, c).boxed()),
+            integration::error_policy,
+            ctx,
+        )
+        .for_each(|_| async {})
+        .boxed();
+    Running { run, ready: ready_when_synced(store) }
+}
+
+pub fn connections(
+    client: &Client,
+    namespace: Option<&str>,
+    ctx: Arc<Context>,
+    concurrency: u16,
+    shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
+) -> Running {
+    let controller = Controller::new(api::<RedshiftConnection>(client, namespace), watcher::Config::default().any_semantic());
+    let store = controller.store();
+    let run = controller
+        // A published Secret that is edited or deleted is put back.
+        .owns(api::<Secret>(client, namespace), watcher::Config::default().labels(MANAGED_BY_SELECTOR))
+        .with_config(ControllerConfig::default().concurrency(concurrency))
+        .graceful_shutdown_on(shutdown)
+        .run(
+            |obj, ctx| observed("RedshiftConnection", obj, ctx, |o, c| connection::reconcile(o, c).boxed()),
+            connection::error_policy,
+            ctx,
+        )
+        .for_each(|_| async {})
+        .boxed();
+    Running { run, ready: ready_when_synced(store) }
+}
+
+/// The integrations in the connection's namespace whose target is that connection.
+pub fn integrations_targeting(store: &Store<ZeroEtlIntegration>, conn: &RedshiftConnection) -> Vec<ObjectRef<ZeroEtlIntegration>> {
+    store
+        .state()
+        .into_iter()
+        .filter(|i| {
+            i.namespace() == conn.namespace()
+                && i.spec.target.connection_ref.as_ref().is_some_and(|r| r.name == conn.name_any())
+        })
+        .map(|i| ObjectRef::from_obj(&*i))
+        .collect()
+}
+
+/// Runs one reconcile inside a span, with metrics and backoff bookkeeping.
+async fn observed<K>(
+    kind: &'static str,
+    obj: Arc<K>,
+    ctx: Arc<Context>,
+    reconcile: impl FnOnce(Arc<K>, Arc<Context>) -> BoxFuture<'static, Result<Action, Error>>,
+) -> Result<Action, Error>
+where
+    K: kube::Resource + ResourceExt,
+{
+    let key = format!("{}/{}", obj.namespace().unwrap_or_default(), obj.name_any());
+    let span = info_span!("reconcile", kind, object = %key, generation = obj.meta().generation.unwrap_or_default());
+    let started = Instant::now();
+    let result = reconcile(obj, ctx.clone()).instrument(span.clone()).await;
+    ctx.metrics.reconciled(kind, started.elapsed());
+    let _entered = span.enter();
+    match &result {
+        Ok(action) => {
+            ctx.backoff.reset(&key);
+            info!(?action, took_ms = started.elapsed().as_millis() as u64, "reconciled");
+        }
+        Err(e) => {
+            ctx.metrics.failed(kind, e.metric_label());
+            warn!(error = %e, category = ?e.category(), "reconcile failed");
+        }
+    }
+    result
+}
