@@ -117,11 +117,13 @@ pub fn spawn(mut command: Command, lifetime: Lifetime) -> io::Result<Child> {
     }
 }
 
-/// Sends `signal` to the process group led by `pid` (every child here leads its own group).
+/// Sends `signal` to the process group led by `pid` (every child here leads its own group) and to `pid`
+/// itself, in case it is not a group leader.
 pub fn signal_group(pid: u32, signal: libc::c_int) {
     // SAFETY: kill has no memory-safety preconditions.
     unsafe {
         libc::kill(-(pid as libc::pid_t), signal);
+        libc::kill(pid as libc::pid_t, signal);
     }
 }
 
