@@ -13,6 +13,11 @@ use crate::params;
 
 pub type Tags = Vec<(String, String)>;
 
+/// Tags appear in the state dump as a `{key: value}` object (they stay ordered pairs inside).
+fn tags_as_map<S: serde::Serializer>(tags: &Tags, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_map(tags.iter().map(|(k, v)| (k, v)))
+}
+
 /// A stable UUID-shaped id derived from names, so seeded ARNs are the same on every run.
 pub fn stable_uuid(parts: &[&str]) -> String {
     let mut a = std::collections::hash_map::DefaultHasher::new();
@@ -92,6 +97,7 @@ pub struct DbInstance {
     pub db_name: Option<String>,
     pub port: i64,
     pub address: String,
+    #[serde(serialize_with = "tags_as_map")]
     pub tags: Tags,
     pub create_time: DateTime<Utc>,
     #[serde(skip)]
@@ -116,6 +122,7 @@ pub struct DbCluster {
     pub port: i64,
     pub address: String,
     pub reader_address: String,
+    #[serde(serialize_with = "tags_as_map")]
     pub tags: Tags,
     pub create_time: DateTime<Utc>,
     #[serde(skip)]
@@ -140,6 +147,7 @@ pub struct Integration {
     pub kms_key_id: String,
     pub additional_encryption_context: BTreeMap<String, String>,
     pub status: String,
+    #[serde(serialize_with = "tags_as_map")]
     pub tags: Tags,
     pub data_filter: String,
     pub description: Option<String>,
@@ -174,6 +182,7 @@ pub struct RedshiftCluster {
     pub parameter_apply_status: String,
     pub effective_parameters: BTreeMap<String, String>,
     pub iam_roles: Vec<String>,
+    #[serde(serialize_with = "tags_as_map")]
     pub tags: Tags,
     pub create_time: DateTime<Utc>,
     #[serde(skip)]
@@ -286,6 +295,7 @@ pub struct Role {
     pub trust_policy: String,
     pub max_session_duration: i64,
     pub inline_policies: BTreeMap<String, String>,
+    #[serde(serialize_with = "tags_as_map")]
     pub tags: Tags,
     pub deny: Vec<String>,
     pub create_date: DateTime<Utc>,

@@ -126,7 +126,8 @@ fn s3_action(method: &Method, path: &str, query: &str) -> String {
             .split('&')
             .any(|p| p == k || p.starts_with(&format!("{k}=")))
     };
-    let is_bucket = path.trim_matches('/').split('/').count() == 1 && !path.trim_matches('/').is_empty();
+    let is_bucket =
+        path.trim_matches('/').split('/').count() == 1 && !path.trim_matches('/').is_empty();
     match (method.as_str(), is_bucket) {
         ("GET", true) if has("location") => "GetBucketLocation".into(),
         ("HEAD", true) => "HeadBucket".into(),

@@ -1,6 +1,7 @@
 //! RDS (awsQuery): instances, clusters, parameter groups, zero-ETL integrations and tags.
 
 use std::collections::BTreeMap;
+use std::ops::Bound;
 
 use regex::Regex;
 
@@ -233,13 +234,13 @@ fn describe_instances(ctx: &mut Ctx, p: &Params) -> ApiResult<Reply> {
     let r = ctx.region_state();
     let id = p.get("DBInstanceIdentifier");
     if let Some(id) = id {
-        if !r.db_instances.contains_key(id) {
+        if !r.db_instances.contains_key(id) && !r.db_instances.values().any(|i| i.arn == id) {
             return Err(instance_not_found(id));
         }
     }
     let cluster_filter = filter_values(p, "db-cluster-id");
     let items = r.db_instances.iter().filter(|(k, i)| {
-        id.is_none_or(|id| id == k.as_str())
+        id.is_none_or(|id| id == k.as_str() || id == i.arn)
             && cluster_filter.as_ref().is_none_or(|v| {
                 v.iter()
                     .any(|c| i.cluster.as_deref() == Some(c.as_str()) || *c == i.arn)
@@ -897,13 +898,22 @@ fn describe_integrations(ctx: &mut Ctx, p: &Params) -> ApiResult<Reply> {
             .iter()
             .any(|f| f.get("Name") == Some("integration-identifier"));
     let r = ctx.region_state();
-    let items = r.integrations.iter().filter(|(_, i)| {
-        !filtered
-            || wanted
-                .iter()
-                .any(|w| *w == i.integration_arn || *w == i.integration_name || w == i.id())
-    });
-    let (items, marker) = page(items.map(|(k, v)| (k.as_str(), v)), p.get("Marker"), max);
+    // Start at the marker directly: pages stay cheap however many integrations exist.
+    let marker = p.get("Marker");
+    let start = match marker {
+        Some(m) => Bound::Excluded(m),
+        None => Bound::Unbounded,
+    };
+    let items = r
+        .integrations
+        .range::<str, _>((start, Bound::Unbounded))
+        .filter(|(_, i)| {
+            !filtered
+                || wanted
+                    .iter()
+                    .any(|w| *w == i.integration_arn || *w == i.integration_name || w == i.id())
+        });
+    let (items, marker) = page(items.map(|(k, v)| (k.as_str(), v)), None, max);
     let mut x = Xml::new();
     x.opt("Marker", marker).open("Integrations");
     for i in items {
