@@ -122,7 +122,7 @@ pub struct AssumeRole {
     pub role_arn: String,
     /// The external id the role's trust policy requires (sts:ExternalId). Not a secret, but not logged.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(regex(pattern = patterns::EXTERNAL_ID))]
+    #[schemars(length(min = 2, max = 1224), regex(pattern = patterns::EXTERNAL_ID))]
     pub external_id: Option<String>,
 }
 
@@ -204,6 +204,7 @@ pub struct RedshiftConnectionStatus {
     pub observed_generation: Option<i64>,
     /// Serverless or Provisioned.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "warehouse_kind_schema")]
     pub kind: Option<WarehouseKindName>,
     /// The warehouse endpoint.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -235,4 +236,10 @@ impl RedshiftConnectionSpec {
         };
         format!("jdbc:redshift://{}:{}/{}?ssl=true&sslmode={sslmode}", endpoint.address, endpoint.port, self.database)
     }
+}
+
+// Written out because the derived schema of an optional enum lists `null` among the enum values, which
+// Kubernetes 1.20 cannot decode (the whole CRD is then rejected with a misleading error).
+fn warehouse_kind_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({"type": "string", "enum": ["Serverless", "Provisioned"], "nullable": true, "description": "Serverless or Provisioned."})
 }

@@ -24,7 +24,8 @@ pub const SOURCE_DATABASE: &str = r"^[a-zA-Z_][a-zA-Z0-9_$-]{0,62}$";
 pub const WORKGROUP_NAME: &str = r"^[a-z0-9-]{3,64}$";
 pub const CLUSTER_IDENTIFIER: &str = r"^[a-z][a-z0-9-]{0,62}$";
 pub const IAM_ROLE_ARN: &str = r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[a-zA-Z0-9+=,.@_/-]{1,512}$";
-pub const EXTERNAL_ID: &str = r"^[a-zA-Z0-9+=,.@:/_-]{2,1224}$";
+/// External ids: 2–1224 characters (the length lives in min/maxLength: RE2 caps repeat counts at 1000).
+pub const EXTERNAL_ID: &str = r"^[a-zA-Z0-9+=,.@:/_-]+$";
 pub const SECRETS_MANAGER_ARN: &str = r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:.+$";
 pub const S3_BUCKET: &str = r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$";
 pub const DB_USER: &str = r"^[a-zA-Z_][a-zA-Z0-9_$.@+-]{0,127}$";

@@ -206,7 +206,7 @@ pub fn validate_connection(obj: &RedshiftConnection) -> Vec<FieldError> {
     if let Some(r) = &a.assume_role {
         e.pattern("spec.auth.assumeRole.roleArn", Some(&r.role_arn), p::IAM_ROLE_ARN, "an IAM role ARN");
         // The value is deliberately not echoed: external ids are shared secrets between accounts.
-        if r.external_id.as_deref().is_some_and(|x| !matches(p::EXTERNAL_ID, x)) {
+        if r.external_id.as_deref().is_some_and(|x| !(2..=1224).contains(&x.len()) || !matches(p::EXTERNAL_ID, x)) {
             e.add("spec.auth.assumeRole.externalId", "must be 2–1224 characters of letters, digits and +=,.@:/_-");
         }
     }

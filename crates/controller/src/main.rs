@@ -40,6 +40,8 @@ fn main() -> anyhow::Result<()> {
 
 async fn run(args: RunArgs) -> anyhow::Result<()> {
     telemetry::init(args.log_format);
+    // Both ring (kube) and aws-lc-rs (AWS SDK) are linked; rustls needs to be told which one to use.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let (stop_tx, stop_rx) = watch::channel(false);
     tokio::spawn(shutdown::on_signal(stop_tx));
     let stopped = move || shutdown::stopped(stop_rx.clone());
