@@ -12,7 +12,8 @@ use std::time::Duration;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
-use aws_credential_types::provider::SharedCredentialsProvider;
+use aws_credential_types::provider::error::CredentialsError;
+use aws_credential_types::provider::{future, ProvideCredentials, SharedCredentialsProvider};
 use aws_credential_types::Credentials;
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
@@ -82,11 +83,14 @@ pub struct AwsSettings {
     pub endpoint_url: Option<String>,
 }
 
+/// Clients for one (region, identity), and the assumed role whose credentials they use, if any.
+type CachedClients = (Arc<Clients>, Option<AssumedRole>);
+
 /// Builds and caches [`Clients`].
 pub struct AwsClients {
     settings: AwsSettings,
     metrics: Arc<Metrics>,
-    cache: Mutex<HashMap<(String, String), Arc<Clients>>>,
+    cache: Mutex<HashMap<(String, String), CachedClients>>,
 }
 
 impl AwsClients {
@@ -94,17 +98,27 @@ impl AwsClients {
         AwsClients { settings, metrics, cache: Mutex::new(HashMap::new()) }
     }
 
-    /// The clients for `region` acting as `identity`. Building them makes no AWS call: credentials are
-    /// resolved (and roles assumed) on the first request and then cached by the SDK until they expire.
+    /// The clients for `region` acting as `identity`. Building them makes no AWS call, except for an assumed
+    /// role: its credentials are fetched here (and cached until shortly before they expire), so that a role
+    /// that refuses us fails as a classified `sts:AssumeRole` error (AccessDenied for a wrong external id)
+    /// instead of as an opaque credentials failure inside the first real request.
     pub async fn clients(&self, region: &str, identity: &Identity) -> Result<Arc<Clients>> {
         let key = (region.to_string(), identity.cache_key());
-        let mut cache = self.cache.lock().await;
-        if let Some(c) = cache.get(&key) {
-            return Ok(c.clone());
+        let (clients, role) = {
+            let mut cache = self.cache.lock().await;
+            match cache.get(&key) {
+                Some(entry) => entry.clone(),
+                None => {
+                    let (config, role) = self.sdk_config(region, identity).await;
+                    let entry = (Arc::new(self.build(region, &config)), role);
+                    cache.insert(key, entry.clone());
+                    entry
+                }
+            }
+        };
+        if let Some(role) = role {
+            role.credentials().await?;
         }
-        let config = self.sdk_config(region, identity).await;
-        let clients = Arc::new(self.build(region, &config));
-        cache.insert(key, clients.clone());
         Ok(clients)
     }
 
@@ -120,24 +134,27 @@ impl AwsClients {
         loader
     }
 
-    async fn sdk_config(&self, region: &str, identity: &Identity) -> SdkConfig {
+    async fn sdk_config(&self, region: &str, identity: &Identity) -> (SdkConfig, Option<AssumedRole>) {
         match identity {
-            Identity::Default => self.base_loader(region).await.load().await,
+            Identity::Default => (self.base_loader(region).await.load().await, None),
             Identity::AccessKey { access_key_id, secret_access_key } => {
                 let creds = Credentials::new(access_key_id, secret_access_key, None, None, "zeroetl-secret");
-                self.base_loader(region).await.credentials_provider(creds).load().await
+                (self.base_loader(region).await.credentials_provider(creds).load().await, None)
             }
             Identity::AssumeRole { role_arn, external_id } => {
+                // STS is called as the operator's own identity; its client is not counted twice in the cache.
                 let base = self.base_loader(region).await.load().await;
-                let mut provider = aws_config::sts::AssumeRoleProvider::builder(role_arn.clone())
-                    .session_name("zeroetl-operator")
-                    .region(Region::new(region.to_string()))
-                    .configure(&base);
-                if let Some(id) = external_id {
-                    provider = provider.external_id(id.clone());
-                }
-                let provider = provider.build().await;
-                self.base_loader(region).await.credentials_provider(SharedCredentialsProvider::new(provider)).load().await
+                let sts = aws_sdk_sts::Client::from_conf(
+                    aws_sdk_sts::config::Builder::from(&base).interceptor(CallCounter(self.metrics.clone())).build(),
+                );
+                let role = AssumedRole::new(sts, role_arn.clone(), external_id.clone());
+                let config = self
+                    .base_loader(region)
+                    .await
+                    .credentials_provider(SharedCredentialsProvider::new(role.clone()))
+                    .load()
+                    .await;
+                (config, Some(role))
             }
         }
     }
@@ -187,5 +204,77 @@ impl Intercept for CallCounter {
             self.0.aws_call(m.service(), m.name());
         }
         Ok(())
+    }
+}
+
+/// Credentials of an assumed role, fetched with an explicit STS AssumeRole (with the external id the role's
+/// trust policy requires) and shared by every client built for that identity.
+#[derive(Clone)]
+struct AssumedRole {
+    inner: Arc<AssumedRoleInner>,
+}
+
+struct AssumedRoleInner {
+    sts: aws_sdk_sts::Client,
+    role_arn: String,
+    external_id: Option<String>,
+    cached: Mutex<Option<Credentials>>,
+}
+
+// Hand-written: the external id and the credentials stay out of `{:?}`.
+impl std::fmt::Debug for AssumedRole {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "AssumedRole({})", self.inner.role_arn)
+    }
+}
+
+impl AssumedRole {
+    /// Refresh this long before expiry, so that no request starts with credentials about to lapse.
+    const REFRESH_MARGIN: Duration = Duration::from_secs(300);
+    const SESSION_NAME: &'static str = "zeroetl-operator";
+
+    fn new(sts: aws_sdk_sts::Client, role_arn: String, external_id: Option<String>) -> AssumedRole {
+        AssumedRole { inner: Arc::new(AssumedRoleInner { sts, role_arn, external_id, cached: Mutex::new(None) }) }
+    }
+
+    /// Cached credentials, or new ones from STS when there are none or they are about to expire.
+    async fn credentials(&self) -> Result<Credentials> {
+        let mut cached = self.inner.cached.lock().await;
+        if let Some(c) = cached.as_ref() {
+            let fresh_until = c.expiry().and_then(|e| e.checked_sub(Self::REFRESH_MARGIN));
+            if fresh_until.is_some_and(|t| t > std::time::SystemTime::now()) {
+                return Ok(c.clone());
+            }
+        }
+        let out = self
+            .inner
+            .sts
+            .assume_role()
+            .role_arn(&self.inner.role_arn)
+            .role_session_name(Self::SESSION_NAME)
+            .set_external_id(self.inner.external_id.clone())
+            .send()
+            .await
+            .map_err(|e| crate::error::aws("sts", "AssumeRole", e))?;
+        let c = out.credentials().ok_or_else(|| crate::error::Error::Aws {
+            service: "sts",
+            action: "AssumeRole",
+            code: "IncompleteResponse".into(),
+            message: "AssumeRole returned no credentials".into(),
+            category: crate::error::Category::Retryable,
+        })?;
+        let expiry = std::time::SystemTime::try_from(*c.expiration()).ok();
+        let creds = Credentials::new(c.access_key_id(), c.secret_access_key(), Some(c.session_token().to_string()), expiry, "zeroetl-assume-role");
+        *cached = Some(creds.clone());
+        Ok(creds)
+    }
+}
+
+impl ProvideCredentials for AssumedRole {
+    fn provide_credentials<'a>(&'a self) -> future::ProvideCredentials<'a>
+    where
+        Self: 'a,
+    {
+        future::ProvideCredentials::new(async move { self.credentials().await.map_err(CredentialsError::provider_error) })
     }
 }
