@@ -41,7 +41,10 @@ where
     K::DynamicType: Eq + std::hash::Hash + Clone + Send + Sync,
 {
     async move {
-        let _ = store.wait_until_ready().await;
+        // Store::wait_until_ready wakes only one of several concurrent waiters (its oneshot keeps a single
+        // waker, and the controller's own runner waits too), so poll again on a short timer: once the value
+        // is memoized, a fresh poll returns at once.
+        while tokio::time::timeout(std::time::Duration::from_millis(250), store.wait_until_ready()).await.is_err() {}
     }
     .boxed()
 }
@@ -53,13 +56,13 @@ pub fn integrations(
     concurrency: u16,
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) -> Running {
-    let controller = Controller::new(api::<ZeroEtlIntegration>(client, namespace), watcher::Config::default().any_semantic());
+    let controller = Controller::new(api::<ZeroEtlIntegration>(client, namespace), watcher::Config::default());
     let store = controller.store();
     let by_connection = store.clone();
     let run = controller
         // A connection that changes (becomes Ready, breaks, gets a new namespace ARN) re-reconciles the
         // integrations that target it.
-        .watches(api::<RedshiftConnection>(client, namespace), watcher::Config::default().any_semantic(), move |conn| {
+        .watches(api::<RedshiftConnection>(client, namespace), watcher::Config::default(), move |conn| {
             integrations_targeting(&by_connection, &conn)
         })
         .with_config(ControllerConfig::default().concurrency(concurrency))
@@ -81,7 +84,7 @@ pub fn connections(
     concurrency: u16,
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) -> Running {
-    let controller = Controller::new(api::<RedshiftConnection>(client, namespace), watcher::Config::default().any_semantic());
+    let controller = Controller::new(api::<RedshiftConnection>(client, namespace), watcher::Config::default());
     let store = controller.store();
     let run = controller
         // A published Secret that is edited or deleted is put back.
