@@ -1,6 +1,7 @@
-//! CustomResourceDefinitions: installed with server-side apply through the kube client (kubectl's
-//! client-side validation refuses CRDs carrying x-kubernetes-validations on a 1.20 server), then awaited
-//! until Established.
+//! CustomResourceDefinitions: created or replaced through the kube client, then awaited until Established.
+//! Not server-side apply: a 1.20 server cannot build a typed patch from CRDs carrying
+//! x-kubernetes-validations ("field not declared in schema"), while a plain create/update drops those rules
+//! (the operator enforces them itself). kubectl's client-side validation refuses such CRDs too.
 
 use std::fs;
 use std::path::PathBuf;
@@ -8,10 +9,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube::api::{Api, Patch, PatchParams};
+use kube::api::{Api, PostParams};
 use kube::Client;
 
-use crate::manifests::FIELD_MANAGER;
 use crate::paths::workspace_root;
 
 /// How long a CRD may take to become Established.
@@ -74,13 +74,20 @@ pub async fn install_crds(
             .name
             .clone()
             .context("a CRD has no metadata.name")?;
-        api.patch(
-            &name,
-            &PatchParams::apply(FIELD_MANAGER).force(),
-            &Patch::Apply(crd),
-        )
-        .await
-        .with_context(|| format!("apply CRD {name}"))?;
+        match api.get_opt(&name).await? {
+            None => {
+                api.create(&PostParams::default(), crd)
+                    .await
+                    .with_context(|| format!("create CRD {name}"))?;
+            }
+            Some(existing) => {
+                let mut replacement = crd.clone();
+                replacement.metadata.resource_version = existing.metadata.resource_version;
+                api.replace(&name, &PostParams::default(), &replacement)
+                    .await
+                    .with_context(|| format!("replace CRD {name}"))?;
+            }
+        }
         names.push(name);
     }
     let deadline = Instant::now() + ESTABLISHED_TIMEOUT;

@@ -10,6 +10,7 @@ pub mod operator;
 pub mod paths;
 pub mod process;
 pub mod shared;
+pub mod sim;
 pub mod test_env;
 pub mod wait;
 
