@@ -5,6 +5,8 @@
 
 use std::time::{Duration, Instant};
 
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+
 use aws_config::{BehaviorVersion, Region};
 use aws_credential_types::Credentials;
 use aws_sim::estate::{AccountSeed, IntegrationSeed, RegionSeed};
@@ -44,6 +46,56 @@ fn estate(n: usize) -> Estate {
             ..Default::default()
         }],
     }
+}
+
+/// One keep-alive connection sending signed-looking DescribeIntegrations requests without the SDK, to show
+/// what the simulator itself sustains. Returns the marker of the next page.
+async fn raw_page(
+    conn: &mut BufReader<tokio::net::TcpStream>,
+    marker: Option<&str>,
+) -> anyhow::Result<Option<String>> {
+    let mut body = "Action=DescribeIntegrations&Version=2014-10-31&MaxRecords=100".to_string();
+    if let Some(m) = marker {
+        body.push_str("&Marker=");
+        body.extend(url::form_urlencoded::byte_serialize(m.as_bytes()));
+    }
+    let req = format!(
+        "POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\nAuthorization: AWS4-HMAC-SHA256 Credential=AKIABENCH00000000001/20260101/us-east-1/rds/aws4_request, SignedHeaders=host, Signature=0\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    conn.get_mut().write_all(req.as_bytes()).await?;
+    let mut length = 0usize;
+    let mut line = String::new();
+    loop {
+        line.clear();
+        conn.read_line(&mut line).await?;
+        if line == "\r\n" {
+            break;
+        }
+        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+            length = v.trim().parse()?;
+        }
+    }
+    let mut buf = vec![0; length];
+    conn.read_exact(&mut buf).await?;
+    let text = String::from_utf8_lossy(&buf);
+    Ok(text
+        .split("<Marker>")
+        .nth(1)
+        .and_then(|r| r.split("</Marker>").next())
+        .map(str::to_string))
+}
+
+fn report(label: &str, n: usize, tasks: u64, elapsed: Duration, mut all: Vec<Duration>) {
+    all.sort();
+    println!(
+        "{label}: DescribeIntegrations (MaxRecords 100) over {n} integrations, {tasks} concurrent tasks, {:.1}s: {} calls, {:.0} calls/s, p50 {:.2} ms, p99 {:.2} ms",
+        elapsed.as_secs_f64(),
+        all.len(),
+        all.len() as f64 / elapsed.as_secs_f64(),
+        percentile(&all, 0.50).as_secs_f64() * 1000.0,
+        percentile(&all, 0.99).as_secs_f64() * 1000.0,
+    );
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -125,16 +177,31 @@ async fn main() -> anyhow::Result<()> {
     for h in handles {
         all.extend(h.await??);
     }
-    let elapsed = started.elapsed();
-    all.sort();
-    println!(
-        "DescribeIntegrations (MaxRecords 100) over {n} integrations, {tasks} concurrent tasks, {:.1}s: {} calls, {:.0} calls/s, p50 {:.2} ms, p99 {:.2} ms",
-        elapsed.as_secs_f64(),
-        all.len(),
-        all.len() as f64 / elapsed.as_secs_f64(),
-        percentile(&all, 0.50).as_secs_f64() * 1000.0,
-        percentile(&all, 0.99).as_secs_f64() * 1000.0,
-    );
+    report("aws-sdk-rds client", n, tasks, started.elapsed(), all);
+
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    let started = Instant::now();
+    let mut handles = Vec::new();
+    for _ in 0..tasks {
+        let port = sim.port();
+        handles.push(tokio::spawn(async move {
+            let mut conn =
+                BufReader::new(tokio::net::TcpStream::connect(("127.0.0.1", port)).await?);
+            let mut latencies = Vec::new();
+            let mut marker: Option<String> = None;
+            while Instant::now() < deadline {
+                let t = Instant::now();
+                marker = raw_page(&mut conn, marker.as_deref()).await?;
+                latencies.push(t.elapsed());
+            }
+            anyhow::Ok(latencies)
+        }));
+    }
+    let mut all = Vec::new();
+    for h in handles {
+        all.extend(h.await??);
+    }
+    report("raw HTTP, no SDK", n, tasks, started.elapsed(), all);
     sim.shutdown().await;
     Ok(())
 }

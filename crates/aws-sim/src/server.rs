@@ -105,11 +105,6 @@ pub fn protocol_for(service: &str) -> Protocol {
     }
 }
 
-/// The IAM action prefix for a signing service name.
-fn iam_prefix(service: &str) -> &str {
-    service
-}
-
 fn to_response(r: Rendered) -> Response<Body> {
     let mut b = Response::builder()
         .status(StatusCode::from_u16(r.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR));
@@ -258,7 +253,7 @@ pub async fn handle_api(shared: Arc<Shared>, req: Request<Body>) -> Response<Bod
         params,
         json,
     };
-    let full_action = format!("{}:{}", iam_prefix(&scope.service), req.action);
+    let full_action = format!("{}:{}", scope.service, req.action);
     let mutating = is_mutating(&req.action);
 
     let timings = *shared.timings.read();

@@ -389,6 +389,48 @@ async fn instance_parameter_group_change_and_reboot_cluster() {
         .expect_err("unknown group");
     assert_eq!(code(&err), "DBParameterGroupNotFound");
 
+    let groups = rds
+        .describe_db_parameter_groups()
+        .db_parameter_group_name("inventory-v2")
+        .send()
+        .await
+        .expect("describe group");
+    assert_eq!(
+        groups.db_parameter_groups()[0].db_parameter_group_family(),
+        Some("mysql8.0")
+    );
+    let err = rds
+        .describe_db_parameter_groups()
+        .db_parameter_group_name("missing")
+        .send()
+        .await
+        .expect_err("unknown");
+    assert_eq!(code(&err), "DBParameterGroupNotFound");
+
+    // A dynamic parameter applied immediately reaches the attached, in-sync instance at once.
+    let out = rds
+        .modify_db_parameter_group()
+        .db_parameter_group_name("accounts-zeroetl")
+        .parameters(
+            Parameter::builder()
+                .parameter_name("wal_sender_timeout")
+                .parameter_value("20000")
+                .apply_method(ApplyMethod::Immediate)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("modify instance group");
+    assert_eq!(out.db_parameter_group_name(), Some("accounts-zeroetl"));
+    let state = sim.state_json();
+    let accounts = &state["accounts"]["111111111111"]["regions"]["us-east-1"]["dbInstances"]
+        ["accounts-postgres"];
+    assert_eq!(
+        accounts["effectiveParameters"]["wal_sender_timeout"],
+        "20000"
+    );
+    assert_eq!(accounts["parameterApplyStatus"], "in-sync");
+
     let out = rds
         .reboot_db_cluster()
         .db_cluster_identifier("billing-aurora-pg")
