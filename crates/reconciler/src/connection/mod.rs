@@ -8,6 +8,9 @@ pub mod plan;
 mod secret;
 mod verify;
 
+#[cfg(test)]
+mod sim_tests;
+
 use std::sync::Arc;
 use std::time::Duration;
 

@@ -138,6 +138,9 @@ fn role_arn_of(entry: &str) -> String {
 }
 
 #[cfg(test)]
+mod sim_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
