@@ -136,25 +136,75 @@ pub struct IntegrationError {
     pub error_message: String,
 }
 
-#[derive(Clone, Debug, Serialize)]
-#[serde(rename_all = "PascalCase")]
+/// Dumped with every field twice: PascalCase (the RDS API's names, as the contract lists them) and
+/// camelCase (like every other object in the dump), so either spelling reads the same value.
+#[derive(Clone, Debug)]
 pub struct Integration {
     pub integration_name: String,
     pub integration_arn: String,
     pub source_arn: String,
     pub target_arn: String,
-    #[serde(rename = "KMSKeyId")]
     pub kms_key_id: String,
     pub additional_encryption_context: BTreeMap<String, String>,
     pub status: String,
-    #[serde(serialize_with = "tags_as_map")]
     pub tags: Tags,
     pub data_filter: String,
     pub description: Option<String>,
     pub create_time: DateTime<Utc>,
     pub errors: Vec<IntegrationError>,
-    #[serde(skip)]
     pub due: Option<DateTime<Utc>>,
+}
+
+impl Serialize for Integration {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        use serde_json::json;
+        let tags: BTreeMap<&str, &str> = self
+            .tags
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let errors: Vec<serde_json::Value> = self
+            .errors
+            .iter()
+            .map(|e| {
+                json!({"ErrorCode": e.error_code, "ErrorMessage": e.error_message,
+                       "errorCode": e.error_code, "errorMessage": e.error_message})
+            })
+            .collect();
+        let fields: [(&str, &str, serde_json::Value); 12] = [
+            (
+                "IntegrationName",
+                "integrationName",
+                json!(self.integration_name),
+            ),
+            (
+                "IntegrationArn",
+                "integrationArn",
+                json!(self.integration_arn),
+            ),
+            ("SourceArn", "sourceArn", json!(self.source_arn)),
+            ("TargetArn", "targetArn", json!(self.target_arn)),
+            ("KMSKeyId", "kmsKeyId", json!(self.kms_key_id)),
+            (
+                "AdditionalEncryptionContext",
+                "additionalEncryptionContext",
+                json!(self.additional_encryption_context),
+            ),
+            ("Status", "status", json!(self.status)),
+            ("Tags", "tags", json!(tags)),
+            ("DataFilter", "dataFilter", json!(self.data_filter)),
+            ("Description", "description", json!(self.description)),
+            ("CreateTime", "createTime", json!(self.create_time)),
+            ("Errors", "errors", json!(errors)),
+        ];
+        let mut m = s.serialize_map(Some(fields.len() * 2))?;
+        for (pascal, camel, value) in &fields {
+            m.serialize_entry(pascal, value)?;
+            m.serialize_entry(camel, value)?;
+        }
+        m.end()
+    }
 }
 
 impl Integration {

@@ -133,12 +133,13 @@ fn run(world: &mut World, namespace_arn: &str, sql: Sql) -> Result<bool, String>
                     return Err("ERROR: a DATABASE clause naming the source database is required for PostgreSQL sources".into());
                 }
             }
+            let initial = initial_database(world, namespace_arn);
             let dbs = world
                 .region_mut(&account, &region)
                 .databases
                 .entry(namespace_arn.to_string())
                 .or_default();
-            if dbs.contains(&name) || name == "dev" {
+            if dbs.contains(&name) || initial.as_deref() == Some(name.as_str()) {
                 return Err(format!("ERROR: database \"{name}\" already exists"));
             }
             dbs.push(name);
@@ -166,6 +167,22 @@ fn run(world: &mut World, namespace_arn: &str, sql: Sql) -> Result<bool, String>
             Ok(false)
         }
     }
+}
+
+/// The database the warehouse was created with (e.g. `dev`), which always exists.
+fn initial_database(world: &World, namespace_arn: &str) -> Option<String> {
+    let (account, region) = world.namespace_location(namespace_arn)?;
+    let r = world.region(&account, &region)?;
+    r.serverless_namespaces
+        .values()
+        .find(|n| n.arn == namespace_arn)
+        .map(|n| n.db_name.clone())
+        .or_else(|| {
+            r.redshift_clusters
+                .values()
+                .find(|c| c.namespace_arn == namespace_arn)
+                .map(|c| c.db_name.clone())
+        })
 }
 
 fn source_engine(world: &World, source_arn: &str) -> Option<String> {

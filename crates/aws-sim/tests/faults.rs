@@ -329,6 +329,9 @@ async fn control_plane_over_http() {
     let only = integrations.values().next().expect("one integration");
     assert_eq!(only["Status"], "failed");
     assert_eq!(only["Errors"][0]["ErrorCode"], "X");
+    assert_eq!(only["status"], "failed", "camelCase spelling too");
+    assert_eq!(only["errors"][0]["errorMessage"], "y");
+    assert_eq!(only["integrationName"], "seeded");
     let (status, _) = http(
         &sim,
         "POST",
