@@ -1,0 +1,727 @@
+//! RedshiftConnection end to end (issue #5): the real operator against the shared control plane and aws-sim
+//! seeded with the sample estate. Each test has its own namespace, simulator and operator, with a short
+//! re-verification interval.
+
+use std::collections::BTreeSet;
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use aws_sim::{Fault, FaultKind, SimHandle};
+use k8s_openapi::api::core::v1::{Event, Namespace, Secret};
+use kube::api::{Api, DeleteParams, DynamicObject, ListParams, PostParams};
+use serde_json::{json, Value};
+use zeroetl_e2e::manifests::apply;
+use zeroetl_e2e::operator::Operator;
+use zeroetl_e2e::sim::{start_sample_sim, total_calls};
+use zeroetl_e2e::test_env::TestEnv;
+use zeroetl_e2e::wait::{condition, condition_field, wait_for, wait_for_condition};
+
+/// Seconds between re-verifications of a Ready connection in these tests.
+const REVERIFY_SECS: u64 = 3;
+/// How long a connection may take to converge (case sensitivity is fixed on the way).
+const READY_TIMEOUT: Duration = Duration::from_secs(90);
+const OPERATOR_READY_TIMEOUT: Duration = Duration::from_secs(60);
+
+const ANALYTICS_NAMESPACE_ARN: &str =
+    "arn:aws:redshift-serverless:us-east-1:111111111111:namespace/3f1c2a9e-5b7d-4e21-9c3a-1a2b3c4d5e01";
+const RA3_NAMESPACE_ARN: &str =
+    "arn:aws:redshift:us-east-1:111111111111:namespace:8d2e4f6a-0b1c-4d3e-8f5a-6b7c8d9e0f02";
+const STAGING_ROLE: &str = "arn:aws:iam::111111111111:role/redshift-staging";
+const PARTNER_ROLE: &str = "arn:aws:iam::222222222222:role/zeroetl-connector";
+const EXTERNAL_ID: &str = "zeroetl-demo-external-id";
+const WRONG_EXTERNAL_ID: &str = "wrong-external-id-4711";
+const PARTNER_KEY_ID: &str = "AKIAZEROETLPARTNER01";
+const PARTNER_SECRET_KEY: &str = "partner-demo-secret";
+const OPERATOR_SECRET_KEY: &str = "operator-demo-secret";
+
+async fn start_operator(env: &TestEnv, sim: &SimHandle) -> Result<Operator> {
+    let mut options = env.operator_options(Some(&sim.endpoint()))?;
+    options
+        .extra_args
+        .push(format!("--connection-reverify-interval={REVERIFY_SECS}"));
+    let mut operator = Operator::start(&options)?;
+    operator.wait_ready(OPERATOR_READY_TIMEOUT).await?;
+    Ok(operator)
+}
+
+async fn apply_connection(env: &TestEnv, name: &str, spec: Value) -> Result<DynamicObject> {
+    let object: DynamicObject = serde_json::from_value(json!({
+        "apiVersion": "zeroetl.dev/v1alpha1",
+        "kind": "RedshiftConnection",
+        "metadata": {"name": name},
+        "spec": spec,
+    }))?;
+    apply(&env.client, &object, Some(&env.namespace)).await
+}
+
+fn secrets(env: &TestEnv) -> Api<Secret> {
+    Api::namespaced(env.client.clone(), &env.namespace)
+}
+
+/// Polls `probe` until it returns `Some`, or fails after `timeout` naming `what`.
+async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut probe: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Option<T>>>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(value) = probe().await? {
+            return Ok(value);
+        }
+        if Instant::now() >= deadline {
+            bail!("timed out after {timeout:?} waiting for {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+fn status_str<'a>(object: &'a DynamicObject, pointer: &str) -> &'a str {
+    object
+        .data
+        .pointer(pointer)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+}
+
+fn condition_is(object: &DynamicObject, type_: &str, status: &str, reason: &str) -> bool {
+    condition(object, type_).is_some_and(|c| {
+        condition_field(&c, "status") == status && condition_field(&c, "reason") == reason
+    })
+}
+
+fn secret_text(secret: &Secret, key: &str) -> String {
+    secret
+        .data
+        .as_ref()
+        .and_then(|d| d.get(key))
+        .map(|b| String::from_utf8_lossy(&b.0).into_owned())
+        .unwrap_or_default()
+}
+
+fn secret_keys(secret: &Secret) -> BTreeSet<String> {
+    secret
+        .data
+        .as_ref()
+        .map(|d| d.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
+fn set(keys: &[&str]) -> BTreeSet<String> {
+    keys.iter().map(|k| k.to_string()).collect()
+}
+
+/// Every step condition True, and the connection Ready.
+fn fully_verified(object: &DynamicObject) -> bool {
+    [
+        "Ready",
+        "Authenticated",
+        "CredentialsIssued",
+        "Reachable",
+        "StagingReady",
+        "CaseSensitive",
+        "SecretPublished",
+    ]
+    .iter()
+    .all(|t| condition(object, t).is_some_and(|c| condition_field(&c, "status") == "True"))
+}
+
+/// A DbPassword from aws-sim is `Sim` and 29 characters of A–Z2–7; a session token starts `FwoGZXIvYXdzESim`.
+fn find_generated_secret(text: &str) -> Option<String> {
+    if let Some(at) = text.find("FwoGZXIvYXdzESim") {
+        return Some(text[at..].chars().take(40).collect());
+    }
+    let is_sim_char = |c: char| c.is_ascii_uppercase() || ('2'..='7').contains(&c);
+    text.match_indices("Sim").find_map(|(at, _)| {
+        let tail: String = text[at + 3..]
+            .chars()
+            .take_while(|c| is_sim_char(*c))
+            .collect();
+        (tail.len() >= 29).then(|| format!("Sim{tail}"))
+    })
+}
+
+#[test]
+fn generated_secret_detector_finds_passwords_and_tokens() {
+    assert!(find_generated_secret("pw SimABCDEFGHIJKLMNOPQRSTUVWXYZ234 end").is_some());
+    assert!(find_generated_secret("token FwoGZXIvYXdzESimAAAA").is_some());
+    assert!(find_generated_secret("aws-sim SimHandle Simulated").is_none());
+}
+
+/// Operator logs, every Event in the namespace and every connection's status: none may contain a secret.
+async fn assert_no_secret_values(
+    env: &TestEnv,
+    operator: &Operator,
+    secrets_used: &[&str],
+) -> Result<()> {
+    let events: Api<Event> = Api::namespaced(env.client.clone(), &env.namespace);
+    let events = serde_json::to_string(&events.list(&ListParams::default()).await?.items)?;
+    let statuses: Vec<Value> = env
+        .connections()
+        .list(&ListParams::default())
+        .await?
+        .items
+        .iter()
+        .map(|c| c.data["status"].clone())
+        .collect();
+    let statuses = serde_json::to_string(&statuses)?;
+    let logs = operator.logs();
+    assert!(!logs.is_empty(), "the operator logged nothing");
+    assert!(
+        events.contains("Verified") || events.contains("NotReady"),
+        "no connection events to check: {events}"
+    );
+    for (what, text) in [
+        ("operator log", &logs),
+        ("events", &events),
+        ("status", &statuses),
+    ] {
+        for secret in secrets_used {
+            assert!(
+                !text.contains(secret),
+                "{what} contains the secret value {secret:?}"
+            );
+        }
+        assert_eq!(
+            find_generated_secret(text),
+            None,
+            "{what} contains a generated credential"
+        );
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn serverless_and_provisioned_connections_are_verified_and_published() -> Result<()> {
+    let env = TestEnv::new("conn-ready").await?;
+    let sim = start_sample_sim().await?;
+    let _operator = start_operator(&env, &sim).await?;
+    let staging =
+        json!({"bucket": "zeroetl-staging-use1", "prefix": "unload/", "iamRoleArn": STAGING_ROLE});
+    apply_connection(&env, "analytics", json!({
+        "region": "us-east-1", "serverless": {"workgroupName": "analytics-wg"}, "database": "dev",
+        "caseSensitiveIdentifiers": "Fix", "staging": staging, "connectionSecret": {"name": "analytics-connection"},
+    }))
+    .await?;
+    apply_connection(&env, "warehouse", json!({
+        "provisioned": {"clusterIdentifier": "warehouse-ra3"}, "database": "dev", "ssl": "verifyFull",
+        "auth": {"dbUser": "etl"}, "staging": staging, "connectionSecret": {"name": "warehouse-connection"},
+    }))
+    .await?;
+
+    let connections = env.connections();
+    let analytics = wait_for(
+        &connections,
+        "analytics",
+        "every step True",
+        READY_TIMEOUT,
+        fully_verified,
+    )
+    .await?;
+    let warehouse = wait_for(
+        &connections,
+        "warehouse",
+        "every step True",
+        READY_TIMEOUT,
+        fully_verified,
+    )
+    .await?;
+
+    // Status: kind, endpoint, namespace ARN (the zero-ETL target), JDBC URL, case sensitivity.
+    assert_eq!(status_str(&analytics, "/status/kind"), "Serverless");
+    assert_eq!(
+        status_str(&analytics, "/status/namespaceArn"),
+        ANALYTICS_NAMESPACE_ARN
+    );
+    assert_eq!(
+        analytics.data.pointer("/status/caseSensitive"),
+        Some(&json!(true)),
+        "Fix turned it on"
+    );
+    assert_eq!(
+        analytics.data.pointer("/status/endpoint/port"),
+        Some(&json!(5439))
+    );
+    assert_eq!(status_str(&warehouse, "/status/kind"), "Provisioned");
+    assert_eq!(
+        status_str(&warehouse, "/status/namespaceArn"),
+        RA3_NAMESPACE_ARN
+    );
+    let host = status_str(&warehouse, "/status/endpoint/address");
+    assert_eq!(
+        status_str(&warehouse, "/status/jdbcUrl"),
+        format!("jdbc:redshift://{host}:5439/dev?ssl=true&sslmode=verify-full")
+    );
+    assert_eq!(
+        sim.counts().get("redshift-serverless:UpdateWorkgroup"),
+        Some(&1),
+        "case sensitivity fixed once"
+    );
+
+    // The Secrets hold exactly the documented coordinates and are owned by their connection.
+    let published = secrets(&env).get("analytics-connection").await?;
+    assert_eq!(
+        secret_keys(&published),
+        set(&[
+            "host",
+            "port",
+            "database",
+            "jdbcUrl",
+            "region",
+            "namespaceArn",
+            "workgroup",
+            "stagingRoleArn"
+        ])
+    );
+    assert_eq!(
+        secret_text(&published, "jdbcUrl"),
+        status_str(&analytics, "/status/jdbcUrl")
+    );
+    assert!(secret_text(&published, "jdbcUrl").ends_with(":5439/dev?ssl=true&sslmode=require"));
+    assert_eq!(
+        secret_text(&published, "namespaceArn"),
+        ANALYTICS_NAMESPACE_ARN
+    );
+    assert_eq!(
+        (
+            secret_text(&published, "port"),
+            secret_text(&published, "workgroup")
+        ),
+        ("5439".into(), "analytics-wg".into())
+    );
+    assert_eq!(secret_text(&published, "stagingRoleArn"), STAGING_ROLE);
+    let owner = published
+        .metadata
+        .owner_references
+        .clone()
+        .unwrap_or_default();
+    assert_eq!(owner.len(), 1);
+    assert_eq!(
+        (owner[0].kind.as_str(), owner[0].controller),
+        ("RedshiftConnection", Some(true))
+    );
+    assert_eq!(
+        Some(owner[0].uid.as_str()),
+        analytics.metadata.uid.as_deref()
+    );
+    let provisioned = secrets(&env).get("warehouse-connection").await?;
+    assert_eq!(
+        secret_keys(&provisioned),
+        set(&[
+            "host",
+            "port",
+            "database",
+            "jdbcUrl",
+            "region",
+            "namespaceArn",
+            "cluster",
+            "stagingRoleArn"
+        ])
+    );
+    assert_eq!(secret_text(&provisioned, "cluster"), "warehouse-ra3");
+
+    // Re-verification runs every interval and leaves an unchanged Secret untouched.
+    let version = published.metadata.resource_version.clone();
+    let verified_at = status_str(&analytics, "/status/lastVerifiedTime").to_string();
+    let statements = sim
+        .counts()
+        .get("redshift-data:ExecuteStatement")
+        .copied()
+        .unwrap_or_default();
+    let later = wait_for(
+        &connections,
+        "analytics",
+        "a later verification",
+        Duration::from_secs(REVERIFY_SECS * 4),
+        |o| {
+            let at = status_str(o, "/status/lastVerifiedTime");
+            !at.is_empty() && at != verified_at
+        },
+    )
+    .await?;
+    assert!(fully_verified(&later));
+    assert!(
+        sim.counts()
+            .get("redshift-data:ExecuteStatement")
+            .copied()
+            .unwrap_or_default()
+            > statements,
+        "SELECT 1 ran again"
+    );
+    assert_eq!(
+        secrets(&env)
+            .get("analytics-connection")
+            .await?
+            .metadata
+            .resource_version,
+        version,
+        "no rewrite of an unchanged Secret"
+    );
+    assert_eq!(
+        sim.counts().get("redshift-serverless:UpdateWorkgroup"),
+        Some(&1),
+        "nothing changed in AWS after convergence"
+    );
+
+    // A deleted Secret is put back.
+    secrets(&env)
+        .delete("analytics-connection", &DeleteParams::default())
+        .await?;
+    let restored = eventually(
+        "the Secret to be restored",
+        Duration::from_secs(30),
+        || async {
+            Ok(secrets(&env)
+                .get_opt("analytics-connection")
+                .await?
+                .filter(|s| s.metadata.deletion_timestamp.is_none()))
+        },
+    )
+    .await?;
+    assert_eq!(secret_keys(&restored), secret_keys(&published));
+
+    // Deleting the connection deletes its Secret (garbage collection through the owner reference).
+    connections
+        .delete("analytics", &DeleteParams::default())
+        .await?;
+    eventually(
+        "the Secret to be garbage-collected",
+        Duration::from_secs(90),
+        || async {
+            Ok(secrets(&env)
+                .get_opt("analytics-connection")
+                .await?
+                .is_none()
+                .then_some(()))
+        },
+    )
+    .await?;
+    assert!(
+        secrets(&env)
+            .get_opt("warehouse-connection")
+            .await?
+            .is_some(),
+        "the other connection's Secret stays"
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_external_id_decides_cross_account_authentication() -> Result<()> {
+    let spec = |external_id: &str| {
+        json!({
+            "serverless": {"workgroupName": "partner-wg"}, "database": "dev",
+            "auth": {"assumeRole": {"roleArn": PARTNER_ROLE, "externalId": external_id}},
+            "connectionSecret": {"name": "partner-connection"},
+        })
+    };
+
+    // The right external id: the partner's warehouse is verified with the assumed role.
+    let env = TestEnv::new("conn-xacct").await?;
+    let sim = start_sample_sim().await?;
+    let operator = start_operator(&env, &sim).await?;
+    apply_connection(&env, "partner", spec(EXTERNAL_ID)).await?;
+    let partner = wait_for(
+        &env.connections(),
+        "partner",
+        "every step True",
+        READY_TIMEOUT,
+        fully_verified,
+    )
+    .await?;
+    assert!(status_str(&partner, "/status/namespaceArn").contains(":222222222222:"));
+    let published = secrets(&env).get("partner-connection").await?;
+    assert_eq!(secret_text(&published, "roleArn"), PARTNER_ROLE);
+    assert!(!secret_keys(&published)
+        .iter()
+        .any(|k| k.to_lowercase().contains("external")));
+    let partner_calls = sim
+        .calls()
+        .iter()
+        .filter(|c| c.service != "sts" && c.account.as_deref() == Some("222222222222"))
+        .count();
+    assert!(
+        partner_calls > 0,
+        "warehouse calls ran as the partner account"
+    );
+
+    // A wrong one: Authenticated=False/AccessDenied, and nothing but AssumeRole is attempted.
+    let wrong_env = TestEnv::new("conn-xacct-wrong").await?;
+    let wrong_sim = start_sample_sim().await?;
+    let wrong_operator = start_operator(&wrong_env, &wrong_sim).await?;
+    apply_connection(&wrong_env, "partner", spec(WRONG_EXTERNAL_ID)).await?;
+    let denied = wait_for(
+        &wrong_env.connections(),
+        "partner",
+        "Authenticated=False AccessDenied",
+        READY_TIMEOUT,
+        |o| condition_is(o, "Authenticated", "False", "AccessDenied"),
+    )
+    .await?;
+    assert!(condition_is(&denied, "Ready", "False", "AccessDenied"));
+    assert!(condition(&denied, "Stalled").is_some_and(|c| condition_field(&c, "status") == "True"));
+    for later in [
+        "CredentialsIssued",
+        "Reachable",
+        "StagingReady",
+        "CaseSensitive",
+        "SecretPublished",
+    ] {
+        assert!(
+            condition(&denied, later).is_some_and(|c| condition_field(&c, "status") == "Unknown"),
+            "{later} was not left Unknown"
+        );
+    }
+    // Let the operator try again (a re-verification), then check every call the simulator saw.
+    eventually(
+        "a second attempt",
+        Duration::from_secs(REVERIFY_SECS * 4),
+        || async {
+            Ok((wrong_sim
+                .counts()
+                .get("sts:AssumeRole")
+                .copied()
+                .unwrap_or_default()
+                >= 2)
+                .then_some(()))
+        },
+    )
+    .await?;
+    let actions: BTreeSet<String> = wrong_sim
+        .calls()
+        .iter()
+        .map(|c| format!("{}:{}", c.service, c.action))
+        .collect();
+    assert_eq!(
+        actions,
+        set(&["sts:AssumeRole"]),
+        "only AssumeRole may be attempted with a refused role"
+    );
+    assert!(
+        secrets(&wrong_env)
+            .get_opt("partner-connection")
+            .await?
+            .is_none(),
+        "nothing is published"
+    );
+
+    assert_no_secret_values(&env, &operator, &[EXTERNAL_ID, OPERATOR_SECRET_KEY]).await?;
+    assert_no_secret_values(
+        &wrong_env,
+        &wrong_operator,
+        &[WRONG_EXTERNAL_ID, EXTERNAL_ID, OPERATOR_SECRET_KEY],
+    )
+    .await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn access_keys_are_read_only_from_the_connections_own_namespace() -> Result<()> {
+    let env = TestEnv::new("conn-keys").await?;
+    let sim = start_sample_sim().await?;
+    let operator = start_operator(&env, &sim).await?;
+
+    // The partner's key pair exists, but in another namespace.
+    let other = format!("{}-other", env.namespace);
+    let namespaces: Api<Namespace> = Api::all(env.client.clone());
+    namespaces
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({"metadata": {"name": other}}))?,
+        )
+        .await?;
+    let keys = |ns: &str| -> Result<Secret> {
+        Ok(serde_json::from_value(json!({
+            "metadata": {"name": "partner-keys", "namespace": ns},
+            "stringData": {"AWS_ACCESS_KEY_ID": PARTNER_KEY_ID, "AWS_SECRET_ACCESS_KEY": PARTNER_SECRET_KEY},
+        }))?)
+    };
+    Api::<Secret>::namespaced(env.client.clone(), &other)
+        .create(&PostParams::default(), &keys(&other)?)
+        .await?;
+
+    apply_connection(
+        &env,
+        "partner",
+        json!({
+            "serverless": {"workgroupName": "partner-wg"}, "database": "dev",
+            "auth": {"accessKeySecretRef": {"name": "partner-keys"}},
+            "connectionSecret": {"name": "partner-connection"},
+        }),
+    )
+    .await?;
+    let refused = wait_for(
+        &env.connections(),
+        "partner",
+        "Authenticated=False SecretNotFound",
+        READY_TIMEOUT,
+        |o| condition_is(o, "Authenticated", "False", "SecretNotFound"),
+    )
+    .await?;
+    let message = condition(&refused, "Authenticated")
+        .map(|c| condition_field(&c, "message"))
+        .unwrap_or_default();
+    assert!(
+        message.contains(&env.namespace) && message.contains("partner-keys"),
+        "{message}"
+    );
+    assert_eq!(total_calls(&sim), 0, "no AWS call without an identity");
+
+    // The same Secret in the connection's namespace is used (picked up by the next verification).
+    secrets(&env)
+        .create(&PostParams::default(), &keys(&env.namespace)?)
+        .await?;
+    let partner = wait_for_condition(
+        &env.connections(),
+        "partner",
+        "Ready",
+        "True",
+        READY_TIMEOUT,
+    )
+    .await?;
+    assert!(fully_verified(&partner), "{:?}", partner.data["status"]);
+    let by_partner_key = sim
+        .calls()
+        .iter()
+        .filter(|c| c.access_key_id == PARTNER_KEY_ID)
+        .count();
+    assert!(
+        by_partner_key > 0,
+        "the calls ran with the key pair from the Secret"
+    );
+    assert!(
+        sim.calls()
+            .iter()
+            .all(|c| c.account.as_deref() != Some("111111111111") || c.service == "sts"),
+        "no call as the operator"
+    );
+
+    let published = secrets(&env).get("partner-connection").await?;
+    for value in published.data.iter().flat_map(|d| d.values()) {
+        let text = String::from_utf8_lossy(&value.0);
+        assert!(
+            !text.contains(PARTNER_SECRET_KEY) && !text.contains(PARTNER_KEY_ID),
+            "published Secret holds a key"
+        );
+    }
+    assert_no_secret_values(&env, &operator, &[PARTNER_SECRET_KEY, OPERATOR_SECRET_KEY]).await?;
+    namespaces.delete(&other, &DeleteParams::default()).await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_staging_bucket_in_another_region_is_not_ready() -> Result<()> {
+    let env = TestEnv::new("conn-staging").await?;
+    let sim = start_sample_sim().await?;
+    let _operator = start_operator(&env, &sim).await?;
+    apply_connection(&env, "analytics", json!({
+        "serverless": {"workgroupName": "analytics-wg"}, "database": "dev", "caseSensitiveIdentifiers": "Ignore",
+        "staging": {"bucket": "zeroetl-staging-euw1", "iamRoleArn": STAGING_ROLE},
+    }))
+    .await?;
+    let object = wait_for(
+        &env.connections(),
+        "analytics",
+        "StagingReady=False",
+        READY_TIMEOUT,
+        |o| condition_is(o, "StagingReady", "False", "BucketRegionMismatch"),
+    )
+    .await?;
+    let message = condition(&object, "StagingReady")
+        .map(|c| condition_field(&c, "message"))
+        .unwrap_or_default();
+    assert!(
+        message.contains("eu-west-1") && message.contains("us-east-1"),
+        "names both regions: {message}"
+    );
+    assert!(condition_is(
+        &object,
+        "Ready",
+        "False",
+        "BucketRegionMismatch"
+    ));
+    // The rest of the connection works; only staging is wrong.
+    for ok in ["Authenticated", "CredentialsIssued", "Reachable"] {
+        assert!(
+            condition(&object, ok).is_some_and(|c| condition_field(&c, "status") == "True"),
+            "{ok}"
+        );
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_connection_that_breaks_turns_not_ready_and_its_integration_reports_it() -> Result<()> {
+    let env = TestEnv::new("conn-breaks").await?;
+    let sim = start_sample_sim().await?;
+    let _operator = start_operator(&env, &sim).await?;
+    apply_connection(&env, "analytics", json!({
+        "serverless": {"workgroupName": "analytics-wg"}, "database": "dev", "caseSensitiveIdentifiers": "Fix",
+    }))
+    .await?;
+    wait_for_condition(
+        &env.connections(),
+        "analytics",
+        "Ready",
+        "True",
+        READY_TIMEOUT,
+    )
+    .await?;
+    let integration: DynamicObject = serde_json::from_value(json!({
+        "apiVersion": "zeroetl.dev/v1alpha1",
+        "kind": "ZeroEtlIntegration",
+        "metadata": {"name": "billing-to-analytics"},
+        "spec": {"source": {"dbClusterIdentifier": "billing-aurora-pg"}, "target": {"connectionRef": {"name": "analytics"}}},
+    }))?;
+    apply(&env.client, &integration, Some(&env.namespace)).await?;
+    let integrations = env.integrations();
+    wait_for(
+        &integrations,
+        "billing-to-analytics",
+        "the connection's namespace as target",
+        READY_TIMEOUT,
+        |o| status_str(o, "/status/targetArn") == ANALYTICS_NAMESPACE_ARN,
+    )
+    .await?;
+
+    // The Data API starts refusing the operator: the connection is no longer reachable.
+    sim.inject(
+        Fault::new("redshift-data:ExecuteStatement", FaultKind::Error)
+            .with_code("AccessDeniedException", 400),
+    );
+    let broke_at = Instant::now();
+    let within = Duration::from_secs(REVERIFY_SECS) + Duration::from_secs(10);
+    let broken = wait_for(
+        &env.connections(),
+        "analytics",
+        "Ready=False",
+        within,
+        |o| condition(o, "Ready").is_some_and(|c| condition_field(&c, "status") == "False"),
+    )
+    .await?;
+    assert!(
+        condition_is(&broken, "Reachable", "False", "AccessDenied"),
+        "{:?}",
+        condition(&broken, "Reachable")
+    );
+    let reported = wait_for(
+        &integrations,
+        "billing-to-analytics",
+        "a ConnectionNotReady condition",
+        within,
+        |o| {
+            zeroetl_e2e::wait::conditions(o)
+                .iter()
+                .any(|c| condition_field(c, "reason") == "ConnectionNotReady")
+        },
+    )
+    .await
+    .context("the integration did not report its broken connection")?;
+    eprintln!(
+        "connection broke → integration reported it after {:?} (interval {REVERIFY_SECS}s): {}",
+        broke_at.elapsed(),
+        zeroetl_e2e::wait::describe_conditions(&reported)
+    );
+    Ok(())
+}
