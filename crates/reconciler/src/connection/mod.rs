@@ -20,7 +20,7 @@ use k8s_openapi::jiff::Timestamp;
 use kube::runtime::controller::Action;
 use kube::{Api, ResourceExt};
 use tracing::{info, warn};
-use zeroetl_api::conditions::{self, merge, READY};
+use zeroetl_api::conditions::{self, merge, READY, STALLED};
 use zeroetl_api::validation::summarize;
 use zeroetl_api::{validate_connection, RedshiftConnection, RedshiftConnectionStatus};
 
@@ -72,7 +72,7 @@ pub async fn reconcile(obj: Arc<RedshiftConnection>, ctx: Arc<Context>) -> Resul
     };
     let decision = plan::decide(&steps, &summary, interval);
     let next = plan::next_status(&obj, warehouse.as_ref(), &decision.conditions, now);
-    announce_ready_change(&obj, &ctx, &next).await;
+    announce_transitions(&obj, &ctx, &next).await;
     status::apply(&api, &obj.name_any(), obj.status.as_ref(), &next).await?;
     Ok(Action::requeue(requeue(&obj, &ctx, &decision, interval)))
 }
@@ -167,32 +167,35 @@ async fn secret_is_current(obj: &RedshiftConnection, ctx: &Context, region: &str
     secret::is_current(&ctx.client, obj, name, &plan::secret_data(&obj.spec, &at)).await
 }
 
-/// Logs and records an Event when Ready flips, so a broken connection shows in `kubectl describe`.
-async fn announce_ready_change(
+/// Logs and records an Event when the connection becomes Ready, stops being Ready or stalls, so that
+/// `kubectl describe` tells its story; ordinary progress (Applying, QueryRunning) makes no event.
+async fn announce_transitions(
     obj: &RedshiftConnection,
     ctx: &Context,
     next: &RedshiftConnectionStatus,
 ) {
-    let before = obj
-        .status
-        .as_ref()
-        .and_then(|s| conditions::find(&s.conditions, READY))
-        .map(|c| c.status.clone());
-    let Some(after) = conditions::find(&next.conditions, READY) else {
+    let was = |type_: &str| {
+        obj.status
+            .as_ref()
+            .is_some_and(|s| conditions::is_true(&s.conditions, type_))
+    };
+    let is = |type_: &str| conditions::is_true(&next.conditions, type_);
+    let Some(ready) = conditions::find(&next.conditions, READY) else {
         return;
     };
-    if before.as_deref() == Some(after.status.as_str()) {
-        return;
-    }
-    let ready = after.status == "True";
-    info!(connection = %obj.name_any(), ready, reason = %after.reason, "connection readiness changed");
-    let note = if ready {
-        after.message.clone()
+    let (warning, reason) = match (was(READY), is(READY), was(STALLED), is(STALLED)) {
+        (false, true, _, _) => (false, "Verified"),
+        (true, false, _, _) => (true, "NotReady"),
+        (_, _, false, true) => (true, "Stalled"),
+        _ => return,
+    };
+    info!(connection = %obj.name_any(), event = reason, reason = %ready.reason, "connection state changed");
+    let note = if warning {
+        format!("{}: {}", ready.reason, ready.message)
     } else {
-        format!("{}: {}", after.reason, after.message)
+        ready.message.clone()
     };
-    let reason = if ready { "Verified" } else { "NotReady" };
     ctx.events
-        .publish(obj, !ready, reason, "Verify", note)
+        .publish(obj, warning, reason, "Verify", note)
         .await;
 }

@@ -494,7 +494,8 @@ pub fn case_sensitivity_fixed(
         Ok(CaseSensitivityChange::RebootRequired) => Step::failed(
             reasons::PENDING_REBOOT,
             format!(
-                "enable_case_sensitive_identifier is set on {} but applies after a reboot",
+                "enable_case_sensitive_identifier is set on {} and applies after a reboot; reboot the cluster \
+                 when convenient (the operator does not reboot warehouses)",
                 w.describe()
             ),
         ),

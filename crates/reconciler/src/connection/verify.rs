@@ -183,10 +183,10 @@ async fn case_sensitivity(c: &Clients, spec: &RedshiftConnectionSpec, w: &Wareho
     match spec.case_sensitive_identifiers {
         CaseSensitivityMode::Verify => plan::case_sensitivity_observed(w, false),
         CaseSensitivityMode::Ignore => plan::case_sensitivity_observed(w, true),
-        // Fix is the console's "Fix it for me": the user opted in, including the reboot a provisioned
-        // cluster needs to apply the parameter.
+        // Fix sets the parameter but never reboots a provisioned cluster: a reboot interrupts every client
+        // of the warehouse, so it stays the owner's decision (the integration's target Fix does the same).
         CaseSensitivityMode::Fix => {
-            plan::case_sensitivity_fixed(w, &warehouse::enable_case_sensitivity(c, w, true).await)
+            plan::case_sensitivity_fixed(w, &warehouse::enable_case_sensitivity(c, w, false).await)
         }
     }
 }
