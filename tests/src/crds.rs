@@ -74,20 +74,7 @@ pub async fn install_crds(
             .name
             .clone()
             .context("a CRD has no metadata.name")?;
-        match api.get_opt(&name).await? {
-            None => {
-                api.create(&PostParams::default(), crd)
-                    .await
-                    .with_context(|| format!("create CRD {name}"))?;
-            }
-            Some(existing) => {
-                let mut replacement = crd.clone();
-                replacement.metadata.resource_version = existing.metadata.resource_version;
-                api.replace(&name, &PostParams::default(), &replacement)
-                    .await
-                    .with_context(|| format!("replace CRD {name}"))?;
-            }
-        }
+        create_or_replace(&api, &name, crd).await?;
         names.push(name);
     }
     let deadline = Instant::now() + ESTABLISHED_TIMEOUT;
@@ -110,6 +97,34 @@ pub async fn install_crds(
         }
     }
     Ok(names)
+}
+
+/// Tests install CRDs concurrently: a create or replace that loses a race (409) is retried on the
+/// fresh object.
+async fn create_or_replace(
+    api: &Api<CustomResourceDefinition>,
+    name: &str,
+    crd: &CustomResourceDefinition,
+) -> Result<()> {
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        let result = match api.get_opt(name).await? {
+            None => api.create(&PostParams::default(), crd).await.map(drop),
+            Some(existing) => {
+                let mut replacement = crd.clone();
+                replacement.metadata.resource_version = existing.metadata.resource_version;
+                api.replace(name, &PostParams::default(), &replacement)
+                    .await
+                    .map(drop)
+            }
+        };
+        match result {
+            Ok(()) => return Ok(()),
+            Err(kube::Error::Api(status)) if status.code == 409 && attempts < 10 => continue,
+            Err(err) => return Err(err).with_context(|| format!("install CRD {name}")),
+        }
+    }
 }
 
 /// Whether the API server reports the CRD as Established (serving its resources).

@@ -198,6 +198,11 @@ pub fn processes_with_env(key: &str, value: &str) -> Vec<FoundProcess> {
     found
 }
 
+/// Whether `pid` exists and has not exited (a zombie has exited and only awaits reaping).
+pub fn is_running(pid: u32) -> bool {
+    Path::new(&format!("/proc/{pid}")).exists() && !is_zombie(pid)
+}
+
 fn is_zombie(pid: u32) -> bool {
     fs::read_to_string(format!("/proc/{pid}/stat"))
         .ok()

@@ -169,7 +169,9 @@ async fn assert_no_secret_values(
     let logs = operator.logs();
     assert!(!logs.is_empty(), "the operator logged nothing");
     assert!(
-        events.contains("Verified") || events.contains("NotReady"),
+        ["Verified", "NotReady", "Stalled"]
+            .iter()
+            .any(|r| events.contains(r)),
         "no connection events to check: {events}"
     );
     for (what, text) in [
@@ -722,6 +724,79 @@ async fn a_connection_that_breaks_turns_not_ready_and_its_integration_reports_it
         "connection broke → integration reported it after {:?} (interval {REVERIFY_SECS}s): {}",
         broke_at.elapsed(),
         zeroetl_e2e::wait::describe_conditions(&reported)
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_verified_connection_costs_no_aws_call_or_status_write_until_its_next_verification(
+) -> Result<()> {
+    let env = TestEnv::new("conn-steady").await?;
+    let sim = start_sample_sim().await?;
+    // A long interval: everything below happens well inside it.
+    let mut options = env.operator_options(Some(&sim.endpoint()))?;
+    options
+        .extra_args
+        .push("--connection-reverify-interval=600".into());
+    let mut operator = Operator::start(&options)?;
+    operator.wait_ready(OPERATOR_READY_TIMEOUT).await?;
+    apply_connection(
+        &env,
+        "analytics",
+        json!({
+            "serverless": {"workgroupName": "analytics-wg"}, "database": "dev", "caseSensitiveIdentifiers": "Ignore",
+            "connectionSecret": {"name": "analytics-connection"},
+        }),
+    )
+    .await?;
+    let ready = wait_for_condition(
+        &env.connections(),
+        "analytics",
+        "Ready",
+        "True",
+        READY_TIMEOUT,
+    )
+    .await?;
+    let calls = total_calls(&sim);
+    let version = ready.metadata.resource_version.clone();
+
+    // A metadata change and a deleted Secret both reconcile the connection; neither needs AWS.
+    let patch = json!({"metadata": {"annotations": {"example.com/touched": "yes"}}});
+    env.connections()
+        .patch(
+            "analytics",
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(&patch),
+        )
+        .await?;
+    secrets(&env)
+        .delete("analytics-connection", &DeleteParams::default())
+        .await?;
+    eventually(
+        "the Secret to be restored",
+        Duration::from_secs(30),
+        || async {
+            Ok(secrets(&env)
+                .get_opt("analytics-connection")
+                .await?
+                .filter(|s| s.metadata.deletion_timestamp.is_none()))
+        },
+    )
+    .await?;
+    assert_eq!(
+        total_calls(&sim),
+        calls,
+        "AWS calls after verification: {:?}",
+        sim.counts()
+    );
+    let after = env.connections().get("analytics").await?;
+    assert_eq!(
+        after.data["status"], ready.data["status"],
+        "the status was rewritten"
+    );
+    assert_ne!(
+        after.metadata.resource_version, version,
+        "the annotation was applied"
     );
     Ok(())
 }

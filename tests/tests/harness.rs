@@ -11,7 +11,7 @@ use zeroetl_e2e::control_plane::{ControlPlane, ControlPlaneOptions, DEFAULT_READ
 use zeroetl_e2e::crds::install_crd_files;
 use zeroetl_e2e::manifests::{apply, parse_manifests, rejection, resource};
 use zeroetl_e2e::paths::{workspace_root, KubeBinaries};
-use zeroetl_e2e::process::{processes_with_env, Lifetime, OWNER_ENV};
+use zeroetl_e2e::process::{is_running, processes_with_env, Lifetime, OWNER_ENV};
 use zeroetl_e2e::shared::{run_dir, shared_cluster};
 use zeroetl_e2e::test_env::TestEnv;
 use zeroetl_e2e::wait::wait_for;
@@ -138,5 +138,35 @@ async fn a_stopped_control_plane_leaves_no_process() -> Result<()> {
     plane.stop()?;
     assert!(processes_with_env(OWNER_ENV, &owner).is_empty());
     assert!(!dir.exists(), "the control plane's folder was not removed");
+    Ok(())
+}
+
+#[test]
+fn attached_children_die_with_a_killed_owner() -> Result<()> {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+
+    let mut owner = Command::new(env!("CARGO_BIN_EXE_spawn-attached-child"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()?;
+    let mut line = String::new();
+    BufReader::new(owner.stdout.take().expect("piped")).read_line(&mut line)?;
+    let child: u32 = line.trim().parse()?;
+    assert!(
+        is_running(child),
+        "the attached child {child} is not running"
+    );
+
+    owner.kill()?; // SIGKILL: no destructor, no exit hook runs.
+    owner.wait()?;
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while is_running(child) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "child {child} outlived its killed owner"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
     Ok(())
 }

@@ -29,10 +29,11 @@ fn run_phases(phases: &mut Phases) -> Result<()> {
     phases.run("system packages", system::ensure_packages)?;
     let binaries = phases.run("control-plane binaries", system::ensure_kube_binaries)?;
     phases.run("rust components", system::ensure_rust_components)?;
-    phases.run("cargo fmt --check", || {
+    // Lint findings do not hide test results: they fail the run at the end.
+    let formatted = phases.run("cargo fmt --check", || {
         run_checked(cargo().args(["fmt", "--all", "--", "--check"]))
-    })?;
-    phases.run("cargo clippy", || {
+    });
+    let linted = phases.run("cargo clippy", || {
         run_checked(cargo().args([
             "clippy",
             "--workspace",
@@ -41,10 +42,11 @@ fn run_phases(phases: &mut Phases) -> Result<()> {
             "-D",
             "warnings",
         ]))
-    })?;
+    });
     phases.run("cargo build (binaries)", || {
         run_checked(cargo().args(["build", "--workspace", "--bins"]))
     })?;
+    let crds_current = phases.run("CRD files up to date", || crate::crd::generate(true));
 
     let marker = format!(
         "{}-{}",
@@ -73,7 +75,12 @@ fn run_phases(phases: &mut Phases) -> Result<()> {
     });
     let stopped = phases.run("control plane down", || plane.stop());
     let leaks = phases.run("leftover processes", || check_no_leftovers(&marker));
-    tests.and(stopped).and(leaks)
+    formatted
+        .and(linted)
+        .and(crds_current)
+        .and(tests)
+        .and(stopped)
+        .and(leaks)
 }
 
 /// Fails (after killing them) if processes started by the test phase are still running. Processes killed
