@@ -1,11 +1,17 @@
 #!/usr/bin/env bash
 # Builds kube-apiserver and kube-controller-manager v1.20.2 from Debian's `kubernetes` source package into
 # "$1/bin", and puts etcd beside them. Recipe and why (Go 1.15, GOPATH mode): shared/DESIGN.md, "Test harness".
-# Idempotent: a finished build leaves "$1/bin/.complete" and is reused.
+# Idempotent: a finished build leaves "$1/bin/.complete" and is reused (a cache restored onto a machine
+# without etcd only gets etcd installed and linked again).
 set -euo pipefail
 dest=${1:?usage: build-kube.sh DEST}
 bin="$dest/bin"
-[ -f "$bin/.complete" ] && { echo "kube binaries cached in $bin"; exit 0; }
+if [ -f "$bin/.complete" ] && [ -x "$bin/etcd" ]; then
+  echo "kube binaries cached in $bin"
+  exit 0
+fi
+built=false
+[ -f "$bin/.complete" ] && built=true
 mkdir -p "$bin" "$dest/src"
 export DEBIAN_FRONTEND=noninteractive
 
@@ -30,13 +36,20 @@ LIST
   sudo_ apt-get update -qq
 fi
 need=()
-[ -x /usr/lib/go-1.15/bin/go ] || need+=(golang-1.15-go)
 command -v etcd >/dev/null || need+=(etcd-server)
-command -v rsync >/dev/null || need+=(rsync)
-command -v dpkg-source >/dev/null || need+=(dpkg-dev)
-command -v make >/dev/null || need+=(make)
+if [ "$built" = false ]; then
+  [ -x /usr/lib/go-1.15/bin/go ] || need+=(golang-1.15-go)
+  command -v rsync >/dev/null || need+=(rsync)
+  command -v dpkg-source >/dev/null || need+=(dpkg-dev)
+  command -v make >/dev/null || need+=(make)
+fi
 if [ ${#need[@]} -gt 0 ]; then
   sudo_ apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+if [ "$built" = true ]; then
+  ln -sfn "$(command -v etcd)" "$bin/etcd"
+  echo "kube binaries cached in $bin (etcd linked again)"
+  exit 0
 fi
 
 cd "$dest/src"
