@@ -2,7 +2,8 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 
 use anyhow::{bail, Context, Result};
 use zeroetl_e2e::paths::workspace_root;
@@ -62,6 +63,7 @@ fn split_documents(yaml: &str) -> Result<BTreeMap<String, String>> {
     Ok(files)
 }
 
+/// `cargo xtask crd [--check]`: builds the operator as needed and asks it for the CRDs.
 pub fn generate(check: bool) -> Result<()> {
     let yaml = output(cargo().args([
         "run",
@@ -73,7 +75,18 @@ pub fn generate(check: bool) -> Result<()> {
         "--",
         "crd",
     ]))?;
-    let files = split_documents(&yaml)?;
+    write_or_check(&yaml, check)
+}
+
+/// The drift check of `cargo xtask test`, with the operator binary it has just built (a `cargo run` of the
+/// single package could resolve features differently and rebuild it).
+pub fn check_with_binary(operator: &Path) -> Result<()> {
+    let yaml = output(Command::new(operator).arg("crd"))?;
+    write_or_check(&yaml, true)
+}
+
+fn write_or_check(yaml: &str, check: bool) -> Result<()> {
+    let files = split_documents(yaml)?;
     let mut stale = Vec::new();
     for dir in crd_dirs() {
         fs::create_dir_all(&dir)?;

@@ -16,6 +16,13 @@ const PACKAGES: &[(&str, &str)] = &[
     ("openssl", "openssl"),
     ("kubectl", "kubernetes-client"),
     ("bash", "bash"),
+    ("python3", "python3"),
+];
+
+/// Python modules the tests import, and the `pip install` arguments that provide each.
+const PYTHON_PACKAGES: &[(&str, &[&str])] = &[
+    // Helm as a shared library (tests/deploy/helm_check.py); its metadata asks for Python 3.12, it runs on 3.11.
+    ("helm_sdkpy", &["--ignore-requires-python", "helm-sdkpy"]),
 ];
 
 fn on_path(command: &str) -> bool {
@@ -44,7 +51,7 @@ pub fn ensure_packages() -> Result<()> {
         .collect();
     if missing.is_empty() {
         eprintln!("system packages present");
-        return Ok(());
+        return ensure_python_packages();
     }
     if !on_path("apt-get") {
         bail!("missing commands provided by {missing:?} and no apt-get to install them: install them by hand");
@@ -56,6 +63,24 @@ pub fn ensure_packages() -> Result<()> {
             .args(&missing)
             .env("DEBIAN_FRONTEND", "noninteractive"),
     )?;
+    ensure_python_packages()
+}
+
+/// Installs the missing modules of [`PYTHON_PACKAGES`] with `python3 -m pip`.
+fn ensure_python_packages() -> Result<()> {
+    for (module, pip_args) in PYTHON_PACKAGES {
+        let present = Command::new("python3")
+            .args(["-c", &format!("import {module}")])
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if !present {
+            run_checked(
+                Command::new("python3")
+                    .args(["-m", "pip", "install", "--quiet"])
+                    .args(*pip_args),
+            )?;
+        }
+    }
     Ok(())
 }
 

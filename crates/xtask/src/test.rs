@@ -6,6 +6,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Result};
 use zeroetl_e2e::control_plane::{ControlPlane, ControlPlaneOptions, DEFAULT_READY_TIMEOUT};
+use zeroetl_e2e::paths::workspace_binary;
 use zeroetl_e2e::process::{processes_with_env, signal_group, Lifetime};
 use zeroetl_e2e::shared::SHARED_KUBECONFIG_ENV;
 
@@ -46,7 +47,9 @@ fn run_phases(phases: &mut Phases) -> Result<()> {
     phases.run("cargo build (binaries)", || {
         run_checked(cargo().args(["build", "--workspace", "--bins"]))
     })?;
-    let crds_current = phases.run("CRD files up to date", || crate::crd::generate(true));
+    let crds_current = phases.run("CRD files up to date", || {
+        crate::crd::check_with_binary(&workspace_binary("zeroetl-operator"))
+    });
 
     let marker = format!(
         "{}-{}",
