@@ -71,7 +71,7 @@ fn run_phases(phases: &mut Phases) -> Result<()> {
     let tests = phases.run("cargo test (unit, aws-sim, e2e)", || {
         run_checked(
             cargo()
-                .args(["test", "--workspace", "--all-targets"])
+                .args(["test", "--workspace", "--all-targets", "--no-fail-fast"])
                 .env(SHARED_KUBECONFIG_ENV, plane.kubeconfig_path())
                 .env(RUN_MARKER_ENV, &marker),
         )
