@@ -11,6 +11,9 @@ throwaway namespace of the test control plane, followed by `helm uninstall`. Pri
    "status": "<release status after install>",
    "uninstalled": true|false}
 
+With --action uninstall it only uninstalls the release (left by an earlier --keep) and prints
+{"helm_sdkpy": VERSION, "uninstalled": true}.
+
 Exit codes: 0 done (the caller judges the result), 2 bad usage, 3 helm-sdkpy missing, 4 a Helm action failed.
 """
 
@@ -31,6 +34,12 @@ def main() -> int:
     parser.add_argument("--namespace", required=True, help="an existing namespace to install into")
     parser.add_argument("--release", required=True)
     parser.add_argument("--values", default="{}", help="values as a JSON object")
+    parser.add_argument(
+        "--action",
+        choices=["check", "uninstall"],
+        default="check",
+        help="check: lint + install (+ uninstall unless --keep); uninstall: only uninstall the release",
+    )
     parser.add_argument("--keep", action="store_true", help="leave the release installed")
     parser.add_argument("--timeout", type=int, default=60, help="seconds per Helm action")
     args = parser.parse_args()
@@ -54,6 +63,17 @@ def main() -> int:
     result = {"helm_sdkpy": getattr(helm_sdkpy, "__version__", "unknown")}
     try:
         config = helm_sdkpy.Configuration(namespace=args.namespace, kubeconfig=args.kubeconfig)
+        if args.action == "uninstall":
+            asyncio.run(
+                asyncio.wait_for(
+                    helm_sdkpy.Uninstall(config).run(args.release, wait=False, timeout=args.timeout),
+                    args.timeout,
+                )
+            )
+            result["uninstalled"] = True
+            print(json.dumps(result))
+            return 0
+
         lint = asyncio.run(
             asyncio.wait_for(helm_sdkpy.Lint(config).run(args.chart), args.timeout)
         )
