@@ -6,7 +6,11 @@ use std::time::Duration;
 use clap::{Args, Parser, ValueEnum};
 
 #[derive(Parser)]
-#[command(name = "zeroetl-operator", version, about = "Kubernetes operator for AWS zero-ETL integrations and Redshift connections")]
+#[command(
+    name = "zeroetl-operator",
+    version,
+    about = "Kubernetes operator for AWS zero-ETL integrations and Redshift connections"
+)]
 pub enum Cli {
     /// Print the CustomResourceDefinitions as YAML.
     Crd,
@@ -15,6 +19,8 @@ pub enum Cli {
 }
 
 #[derive(Args, Clone, Debug)]
+// The last occurrence of a flag wins, so wrappers can append overrides to a base command line.
+#[command(args_override_self = true)]
 pub struct RunArgs {
     /// The AWS region for objects that do not name one.
     #[arg(long, env = "AWS_REGION", default_value = "us-east-1")]
@@ -49,7 +55,11 @@ pub struct RunArgs {
     pub lease_name: String,
 
     /// Seconds between end-to-end re-verifications of a Ready RedshiftConnection.
-    #[arg(long, env = "ZEROETL_CONNECTION_REVERIFY_INTERVAL", default_value_t = 300)]
+    #[arg(
+        long,
+        env = "ZEROETL_CONNECTION_REVERIFY_INTERVAL",
+        default_value_t = 300
+    )]
     pub connection_reverify_interval: u64,
 
     /// Log format.

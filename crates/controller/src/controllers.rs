@@ -44,7 +44,13 @@ where
         // Store::wait_until_ready wakes only one of several concurrent waiters (its oneshot keeps a single
         // waker, and the controller's own runner waits too), so poll again on a short timer: once the value
         // is memoized, a fresh poll returns at once.
-        while tokio::time::timeout(std::time::Duration::from_millis(250), store.wait_until_ready()).await.is_err() {}
+        while tokio::time::timeout(
+            std::time::Duration::from_millis(250),
+            store.wait_until_ready(),
+        )
+        .await
+        .is_err()
+        {}
     }
     .boxed()
 }
@@ -56,25 +62,37 @@ pub fn integrations(
     concurrency: u16,
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) -> Running {
-    let controller = Controller::new(api::<ZeroEtlIntegration>(client, namespace), watcher::Config::default());
+    let controller = Controller::new(
+        api::<ZeroEtlIntegration>(client, namespace),
+        watcher::Config::default(),
+    );
     let store = controller.store();
     let by_connection = store.clone();
     let run = controller
         // A connection that changes (becomes Ready, breaks, gets a new namespace ARN) re-reconciles the
         // integrations that target it.
-        .watches(api::<RedshiftConnection>(client, namespace), watcher::Config::default(), move |conn| {
-            integrations_targeting(&by_connection, &conn)
-        })
+        .watches(
+            api::<RedshiftConnection>(client, namespace),
+            watcher::Config::default(),
+            move |conn| integrations_targeting(&by_connection, &conn),
+        )
         .with_config(ControllerConfig::default().concurrency(concurrency))
         .graceful_shutdown_on(shutdown)
         .run(
-            |obj, ctx| observed("ZeroEtlIntegration", obj, ctx, |o, c| integration::reconcile(o, c).boxed()),
+            |obj, ctx| {
+                observed("ZeroEtlIntegration", obj, ctx, |o, c| {
+                    integration::reconcile(o, c).boxed()
+                })
+            },
             integration::error_policy,
             ctx,
         )
         .for_each(|_| async {})
         .boxed();
-    Running { run, ready: ready_when_synced(store) }
+    Running {
+        run,
+        ready: ready_when_synced(store),
+    }
 }
 
 pub fn connections(
@@ -84,31 +102,51 @@ pub fn connections(
     concurrency: u16,
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) -> Running {
-    let controller = Controller::new(api::<RedshiftConnection>(client, namespace), watcher::Config::default());
+    let controller = Controller::new(
+        api::<RedshiftConnection>(client, namespace),
+        watcher::Config::default(),
+    );
     let store = controller.store();
     let run = controller
         // A published Secret that is edited or deleted is put back.
-        .owns(api::<Secret>(client, namespace), watcher::Config::default().labels(MANAGED_BY_SELECTOR))
+        .owns(
+            api::<Secret>(client, namespace),
+            watcher::Config::default().labels(MANAGED_BY_SELECTOR),
+        )
         .with_config(ControllerConfig::default().concurrency(concurrency))
         .graceful_shutdown_on(shutdown)
         .run(
-            |obj, ctx| observed("RedshiftConnection", obj, ctx, |o, c| connection::reconcile(o, c).boxed()),
+            |obj, ctx| {
+                observed("RedshiftConnection", obj, ctx, |o, c| {
+                    connection::reconcile(o, c).boxed()
+                })
+            },
             connection::error_policy,
             ctx,
         )
         .for_each(|_| async {})
         .boxed();
-    Running { run, ready: ready_when_synced(store) }
+    Running {
+        run,
+        ready: ready_when_synced(store),
+    }
 }
 
 /// The integrations in the connection's namespace whose target is that connection.
-pub fn integrations_targeting(store: &Store<ZeroEtlIntegration>, conn: &RedshiftConnection) -> Vec<ObjectRef<ZeroEtlIntegration>> {
+pub fn integrations_targeting(
+    store: &Store<ZeroEtlIntegration>,
+    conn: &RedshiftConnection,
+) -> Vec<ObjectRef<ZeroEtlIntegration>> {
     store
         .state()
         .into_iter()
         .filter(|i| {
             i.namespace() == conn.namespace()
-                && i.spec.target.connection_ref.as_ref().is_some_and(|r| r.name == conn.name_any())
+                && i.spec
+                    .target
+                    .connection_ref
+                    .as_ref()
+                    .is_some_and(|r| r.name == conn.name_any())
         })
         .map(|i| ObjectRef::from_obj(&*i))
         .collect()
@@ -133,7 +171,11 @@ where
     match &result {
         Ok(action) => {
             ctx.backoff.reset(&key);
-            info!(?action, took_ms = started.elapsed().as_millis() as u64, "reconciled");
+            info!(
+                ?action,
+                took_ms = started.elapsed().as_millis() as u64,
+                "reconciled"
+            );
         }
         Err(e) => {
             ctx.metrics.failed(kind, e.metric_label());

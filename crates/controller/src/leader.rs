@@ -22,9 +22,15 @@ pub struct LeaderElector {
 
 impl LeaderElector {
     pub fn new(client: Client, namespace: &str, name: &str) -> LeaderElector {
-        let host = std::env::var("POD_NAME").or_else(|_| std::env::var("HOSTNAME")).unwrap_or_else(|_| "zeroetl-operator".into());
+        let host = std::env::var("POD_NAME")
+            .or_else(|_| std::env::var("HOSTNAME"))
+            .unwrap_or_else(|_| "zeroetl-operator".into());
         let identity = format!("{host}-{}", uuid_suffix());
-        LeaderElector { api: Api::namespaced(client, namespace), name: name.into(), identity }
+        LeaderElector {
+            api: Api::namespaced(client, namespace),
+            name: name.into(),
+            identity,
+        }
     }
 
     pub fn identity(&self) -> &str {
@@ -70,10 +76,17 @@ impl LeaderElector {
     /// Gives the Lease up on shutdown so that the next replica takes over at once instead of after expiry.
     pub async fn release(&self) {
         if let Ok(mut lease) = self.api.get(&self.name).await {
-            if let Some(spec) = lease.spec.as_mut().filter(|s| s.holder_identity.as_deref() == Some(&self.identity)) {
+            if let Some(spec) = lease
+                .spec
+                .as_mut()
+                .filter(|s| s.holder_identity.as_deref() == Some(&self.identity))
+            {
                 spec.holder_identity = None;
                 spec.renew_time = None;
-                let _ = self.api.replace(&self.name, &PostParams::default(), &lease).await;
+                let _ = self
+                    .api
+                    .replace(&self.name, &PostParams::default(), &lease)
+                    .await;
             }
         }
     }
@@ -83,7 +96,10 @@ impl LeaderElector {
         let now = Timestamp::now();
         let Some(mut lease) = self.api.get_opt(&self.name).await? else {
             let lease = Lease {
-                metadata: ObjectMeta { name: Some(self.name.clone()), ..Default::default() },
+                metadata: ObjectMeta {
+                    name: Some(self.name.clone()),
+                    ..Default::default()
+                },
                 spec: Some(self.spec(now, now, 0)),
             };
             return match self.api.create(&PostParams::default(), &lease).await {
@@ -97,17 +113,29 @@ impl LeaderElector {
         let expired = match (&spec.holder_identity, &spec.renew_time) {
             (None, _) | (_, None) => true,
             (Some(_), Some(MicroTime(renewed))) => {
-                let lasts = SignedDuration::from_secs(i64::from(spec.lease_duration_seconds.unwrap_or(15)));
-                renewed.checked_add(lasts).map(|end| end < now).unwrap_or(true)
+                let lasts =
+                    SignedDuration::from_secs(i64::from(spec.lease_duration_seconds.unwrap_or(15)));
+                renewed
+                    .checked_add(lasts)
+                    .map(|end| end < now)
+                    .unwrap_or(true)
             }
         };
         if !ours && !expired {
             return Ok(false);
         }
-        let acquired = if ours { spec.acquire_time.map(|t| t.0).unwrap_or(now) } else { now };
+        let acquired = if ours {
+            spec.acquire_time.map(|t| t.0).unwrap_or(now)
+        } else {
+            now
+        };
         let transitions = spec.lease_transitions.unwrap_or(0) + i32::from(!ours);
         lease.spec = Some(self.spec(acquired, now, transitions));
-        match self.api.replace(&self.name, &PostParams::default(), &lease).await {
+        match self
+            .api
+            .replace(&self.name, &PostParams::default(), &lease)
+            .await
+        {
             Ok(_) => Ok(true),
             Err(kube::Error::Api(s)) if s.code == 409 => Ok(false),
             Err(e) => Err(e),
@@ -127,6 +155,9 @@ impl LeaderElector {
 }
 
 fn uuid_suffix() -> String {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
     format!("{:x}{:x}", std::process::id(), nanos)
 }

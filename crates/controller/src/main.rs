@@ -34,7 +34,10 @@ fn main() -> anyhow::Result<()> {
             print!("{}", crd::render());
             Ok(())
         }
-        Cli::Run(args) => tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(run(args)),
+        Cli::Run(args) => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?
+            .block_on(run(args)),
     }
 }
 
@@ -49,7 +52,10 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     let client = kube::Client::try_default().await?;
     let mut registry = Registry::default();
     let metrics = Arc::new(Metrics::new(&mut registry));
-    let probes = probes::Probes { ready: Default::default(), registry: Arc::new(registry) };
+    let probes = probes::Probes {
+        ready: Default::default(),
+        registry: Arc::new(registry),
+    };
     let server = tokio::spawn(probes::serve(args.probe_addr, probes.clone(), stopped()));
     info!(
         region = %args.region,
@@ -60,26 +66,42 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         "starting zeroetl-operator"
     );
 
-    let elector = args.leader_election.then(|| leader::LeaderElector::new(client.clone(), &args.lease_namespace, &args.lease_name));
+    let elector = args.leader_election.then(|| {
+        leader::LeaderElector::new(client.clone(), &args.lease_namespace, &args.lease_name)
+    });
     if let Some(e) = &elector {
-        info!(identity = e.identity(), "waiting for leadership");
+        // A standby is healthy and ready: were it not, a rolling update would wait forever for new pods that
+        // cannot become leader while the old one runs. The leader is ready once its caches have synced.
+        probes.ready.store(true, Ordering::Relaxed);
+        info!(identity = e.identity(), "standing by for leadership");
         tokio::select! {
-            _ = e.acquire() => {}
+            _ = e.acquire() => probes.ready.store(false, Ordering::Relaxed),
             _ = stopped() => return finish(server).await,
         }
     }
 
     let ctx = Arc::new(Context {
         client: client.clone(),
-        aws: AwsClients::new(AwsSettings { endpoint_url: args.aws_endpoint_url.clone() }, metrics.clone()),
-        config: Config { default_region: args.region.clone(), connection_reverify_interval: args.connection_reverify_interval() },
+        aws: AwsClients::new(
+            AwsSettings {
+                endpoint_url: args.aws_endpoint_url.clone(),
+            },
+            metrics.clone(),
+        ),
+        config: Config {
+            default_region: args.region.clone(),
+            connection_reverify_interval: args.connection_reverify_interval(),
+        },
         metrics: metrics.clone(),
         events: Events::new(client.clone(), "zeroetl-operator"),
         backoff: Default::default(),
     });
 
-    let namespaces: Vec<Option<&str>> =
-        if args.namespaces.is_empty() { vec![None] } else { args.namespaces.iter().map(|n| Some(n.as_str())).collect() };
+    let namespaces: Vec<Option<&str>> = if args.namespaces.is_empty() {
+        vec![None]
+    } else {
+        args.namespaces.iter().map(|n| Some(n.as_str())).collect()
+    };
     let mut runs = Vec::new();
     let mut ready = Vec::new();
     for ns in namespaces {

@@ -5,7 +5,10 @@ use tokio::sync::watch;
 use tracing::info;
 
 pub async fn on_signal(stop: watch::Sender<bool>) {
-    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
         return;
     };
     tokio::select! {
