@@ -32,6 +32,16 @@ pub async fn reconcile(obj: Arc<RedshiftConnection>, ctx: Arc<Context>) -> Resul
     let api: Api<RedshiftConnection> =
         Api::namespaced(ctx.client.clone(), &obj.namespace().unwrap_or_default());
     let interval = ctx.config.connection_reverify_interval;
+    let now = Utc::now();
+    // The controller's cache can lag behind our own last status write: a reconcile triggered by the Secret
+    // we just created may see the object as it was before. Before anything costly, read the latest one.
+    let obj = match plan::verification_fresh_for(&obj, now, interval) {
+        Some(_) => obj,
+        None => match api.get_opt(&obj.name_any()).await? {
+            Some(latest) => Arc::new(latest),
+            None => return Ok(Action::await_change()),
+        },
+    };
     let mut errors = validate_connection(&obj);
     errors.extend(plan::spec_problems(&obj.spec));
     if !errors.is_empty() {
@@ -56,13 +66,12 @@ pub async fn reconcile(obj: Arc<RedshiftConnection>, ctx: Arc<Context>) -> Resul
         .region
         .clone()
         .unwrap_or_else(|| ctx.config.default_region.clone());
-    let now = Utc::now();
 
     if let Some(remaining) = plan::verification_fresh_for(&obj, now, interval) {
-        if secret_is_current(&obj, &ctx, &region).await? {
+        if republish_from_status(&obj, &ctx, &region).await {
             return Ok(Action::requeue(remaining));
         }
-        // The Secret was deleted or edited: verify again, which republishes it.
+        // The Secret could not be put back (a name conflict, an API error): verify and report it.
     }
 
     let (steps, warehouse) = verify_all(&obj, &ctx, &region).await;
@@ -152,19 +161,22 @@ async fn verify_all(
     (steps, warehouse)
 }
 
-/// Whether the published Secret (if any) still matches the last verified coordinates.
-async fn secret_is_current(obj: &RedshiftConnection, ctx: &Context, region: &str) -> Result<bool> {
+/// Puts the published Secret back from the last verified coordinates (in status) without calling AWS: a
+/// deleted or edited Secret is restored by the reconcile its watch event triggers. False when it could not.
+async fn republish_from_status(obj: &RedshiftConnection, ctx: &Context, region: &str) -> bool {
     let Some(name) = obj.spec.connection_secret.as_ref().map(|s| s.name.as_str()) else {
-        return Ok(true);
+        return true;
     };
     let Some(at) = obj
         .status
         .as_ref()
         .and_then(|s| Coordinates::from_status(s, region))
     else {
-        return Ok(false);
+        return false;
     };
-    secret::is_current(&ctx.client, obj, name, &plan::secret_data(&obj.spec, &at)).await
+    secret::publish(&ctx.client, obj, name, &plan::secret_data(&obj.spec, &at))
+        .await
+        .is_passed()
 }
 
 /// Logs and records an Event when the connection becomes Ready, stops being Ready or stalls, so that

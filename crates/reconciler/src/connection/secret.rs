@@ -112,19 +112,6 @@ async fn write(
     }
 }
 
-/// Whether the Secret already holds exactly `data` (the cheap check of a reconcile that skips AWS).
-pub async fn is_current(
-    client: &kube::Client,
-    obj: &RedshiftConnection,
-    name: &str,
-    data: &BTreeMap<String, String>,
-) -> Result<bool, Error> {
-    let api: Api<Secret> = Api::namespaced(client.clone(), &obj.namespace().unwrap_or_default());
-    Ok(api.get_opt(name).await?.is_some_and(|s| {
-        owned_by(&s, obj) && s.data == Some(encode(data)) && s.type_.as_deref() == Some("Opaque")
-    }))
-}
-
 /// Deletes Secrets this connection published under a name it no longer uses (a renamed or removed
 /// spec.connectionSecret). Failures are logged and retried on the next verification.
 pub async fn remove_stale(client: &kube::Client, obj: &RedshiftConnection, current: Option<&str>) {

@@ -277,3 +277,20 @@ async fn an_unknown_access_key_fails_authentication() {
     assert_eq!(steps.credentials, Step::NotChecked);
     assert_eq!(sim.calls().len(), 1, "nothing after the refused describe");
 }
+
+#[tokio::test]
+async fn a_secrets_manager_secret_replaces_temporary_credentials() {
+    let sim = sim().await;
+    let c = factory(&sim)
+        .clients("us-east-1", &operator_key())
+        .await
+        .expect("clients");
+    let s = spec(json!({
+        "provisioned": {"clusterIdentifier": "warehouse-ra3"}, "database": "dev",
+        "auth": {"secretArn": "arn:aws:secretsmanager:us-east-1:111111111111:secret:warehouse-admin-AbCdEf"},
+    }));
+    let steps = verify(&c, &s).await;
+    assert_eq!(reason(&steps.credentials), reasons::NOT_NEEDED);
+    assert!(steps.reachable.is_passed(), "{:?}", steps.reachable);
+    assert_eq!(sim.counts().get("redshift:GetClusterCredentials"), None);
+}
