@@ -34,6 +34,27 @@ async fn namespaces_and_workgroups() {
     assert!(ns.kms_key_id().is_some());
     let list = sls.list_namespaces().send().await.expect("list");
     assert_eq!(list.namespaces().len(), 1);
+    let workgroups = sls.list_workgroups().send().await.expect("list workgroups");
+    let names: Vec<_> = workgroups
+        .workgroups()
+        .iter()
+        .filter_map(|w| w.workgroup_name())
+        .collect();
+    assert_eq!(names, vec!["analytics-wg"]);
+    assert_eq!(
+        workgroups.workgroups()[0].namespace_name(),
+        Some("analytics")
+    );
+    let bad = sls
+        .list_workgroups()
+        .max_results(500)
+        .send()
+        .await
+        .expect_err("maxResults over 100");
+    assert_eq!(
+        bad.into_service_error().meta().code(),
+        Some("ValidationException")
+    );
 
     let wg = sls
         .get_workgroup()

@@ -25,6 +25,7 @@ pub fn handle(ctx: &mut Ctx, req: &ApiRequest) -> ApiResult<Reply> {
         "GetNamespace" => get_namespace(ctx, req),
         "ListNamespaces" => list_namespaces(ctx, req),
         "GetWorkgroup" => get_workgroup(ctx, req),
+        "ListWorkgroups" => list_workgroups(ctx, req),
         "UpdateWorkgroup" => update_workgroup(ctx, req),
         "GetCredentials" => get_credentials(ctx, req),
         _ => Err(unknown_action(req)),
@@ -104,6 +105,22 @@ fn list_namespaces(ctx: &mut Ctx, req: &ApiRequest) -> ApiResult<Reply> {
     );
     let list: Vec<Value> = items.into_iter().map(namespace_json).collect();
     Ok(Reply::Json(json!({"namespaces": list, "nextToken": next})))
+}
+
+fn list_workgroups(ctx: &mut Ctx, req: &ApiRequest) -> ApiResult<Reply> {
+    let max = req.int("maxResults").unwrap_or(100);
+    if !(1..=100).contains(&max) {
+        return Err(ApiError::validation("maxResults must be between 1 and 100"));
+    }
+    let token = req.str("nextToken").map(str::to_string);
+    let r = ctx.region_state();
+    let (items, next) = super::page(
+        r.workgroups.iter().map(|(k, v)| (k.as_str(), v)),
+        token.as_deref(),
+        max as usize,
+    );
+    let list: Vec<Value> = items.into_iter().map(workgroup_json).collect();
+    Ok(Reply::Json(json!({"workgroups": list, "nextToken": next})))
 }
 
 fn get_workgroup(ctx: &mut Ctx, req: &ApiRequest) -> ApiResult<Reply> {

@@ -127,6 +127,18 @@ async fn resolves_a_provisioned_namespace_arn_to_its_cluster() {
 }
 
 #[tokio::test]
+async fn resolves_a_serverless_namespace_arn_to_its_workgroup() {
+    let sim = sim().await;
+    let c = operator_clients(&sim).await;
+    let w = by_namespace_arn(&c, ANALYTICS_ARN)
+        .await
+        .expect("serverless namespace resolves");
+    assert_eq!(w.workgroup_name.as_deref(), Some("analytics-wg"));
+    assert_eq!(w.namespace_name.as_deref(), Some("analytics"));
+    assert!(w.endpoint.is_some());
+}
+
+#[tokio::test]
 async fn serverless_case_sensitivity_is_turned_on_without_a_reboot() {
     let sim = sim().await;
     let c = operator_clients(&sim).await;
