@@ -51,35 +51,6 @@ async fn sim() -> SimHandle {
     .expect("aws-sim starts")
 }
 
-/// Clients like the operator's but with standard (not adaptive) retries, to compare throttling behaviour.
-async fn standard_retry_clients(sim: &SimHandle) -> Arc<Clients> {
-    use aws_config::retry::RetryConfig;
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new(REGION))
-        .endpoint_url(sim.endpoint())
-        .credentials_provider(aws_credential_types::Credentials::new(
-            "AKIAZEROETLOPERATOR1",
-            "operator-demo-secret",
-            None,
-            None,
-            "test",
-        ))
-        .retry_config(RetryConfig::standard().with_max_attempts(5))
-        .load()
-        .await;
-    Arc::new(Clients {
-        region: REGION.into(),
-        rds: aws_sdk_rds::Client::new(&config),
-        redshift: aws_sdk_redshift::Client::new(&config),
-        serverless: aws_sdk_redshiftserverless::Client::new(&config),
-        data: aws_sdk_redshiftdata::Client::new(&config),
-        iam: aws_sdk_iam::Client::new(&config),
-        sts: aws_sdk_sts::Client::new(&config),
-        kms: aws_sdk_kms::Client::new(&config),
-        s3: aws_sdk_s3::Client::new(&config),
-    })
-}
-
 async fn clients(sim: &SimHandle) -> Arc<Clients> {
     let metrics = Arc::new(Metrics::new(
         &mut prometheus_client::registry::Registry::default(),
@@ -595,62 +566,4 @@ async fn a_failed_integration_reports_the_aws_error_code() {
         d.status.errors[0].message,
         "The source cluster is unreachable"
     );
-}
-
-#[tokio::test]
-async fn throttling_half_of_all_calls_still_converges() {
-    let sim = sim().await;
-    sim.inject(Fault::new("*", FaultKind::Throttle).with_rate(0.5));
-    let mut d = Driver::new(
-        clients(&sim).await,
-        orders_spec(),
-        Some(analytics_connection()),
-    );
-    let start = Instant::now();
-    let mut passes = 0;
-    loop {
-        passes += 1;
-        // Throttling that outlasts the SDK's retries fails a pass; the controller would back off and retry.
-        let target_ref = d.target_ref();
-        let result = pass::run(&Pass {
-            spec: &d.spec,
-            name: &d.name,
-            generation: Some(d.generation),
-            status: &d.status,
-            target_ref: &target_ref,
-            connection: d.connection.as_ref(),
-            source_clients: &d.clients,
-            target_clients: &d.clients,
-            now: Time(Timestamp::now()),
-        })
-        .await;
-        eprintln!(
-            "pass {passes} at {:?}: ok={}",
-            start.elapsed(),
-            result.is_ok()
-        );
-        if let Ok(passed) = result {
-            d.status = passed.next;
-            if matches!(passed.progress, Progress::Ready { .. }) {
-                break;
-            }
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(240),
-            "not Ready after {passes} passes: {:#?}",
-            d.status.conditions
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert_eq!(
-        region_state(&sim)["integrations"]
-            .as_object()
-            .unwrap()
-            .len(),
-        1
-    );
-    assert!(sim.calls().iter().any(|c| c
-        .error_code
-        .as_deref()
-        .is_some_and(|code| code.starts_with("Throttling"))));
 }
