@@ -25,13 +25,18 @@ impl Arn {
             account: parts.next()?.to_string(),
             resource: parts.next()?.to_string(),
         };
-        (!arn.partition.is_empty() && !arn.service.is_empty() && !arn.resource.is_empty()).then_some(arn)
+        (!arn.partition.is_empty() && !arn.service.is_empty() && !arn.resource.is_empty())
+            .then_some(arn)
     }
 }
 
 impl fmt::Display for Arn {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "arn:{}:{}:{}:{}:{}", self.partition, self.service, self.region, self.account, self.resource)
+        write!(
+            f,
+            "arn:{}:{}:{}:{}:{}",
+            self.partition, self.service, self.region, self.account, self.resource
+        )
     }
 }
 
@@ -64,7 +69,11 @@ impl SourceArn {
             _ => return None,
         };
         let identifier = id.to_string();
-        (!identifier.is_empty()).then_some(SourceArn { arn, kind, identifier })
+        (!identifier.is_empty()).then_some(SourceArn {
+            arn,
+            kind,
+            identifier,
+        })
     }
 }
 
@@ -88,18 +97,31 @@ impl NamespaceArn {
         let arn = Arn::parse(s)?;
         let (kind, id) = match arn.service.as_str() {
             // Provisioned clusters use a colon, serverless a slash; AWS-FACTS.md.
-            "redshift" => (WarehouseKind::Provisioned, arn.resource.strip_prefix("namespace:")?),
-            "redshift-serverless" => (WarehouseKind::Serverless, arn.resource.strip_prefix("namespace/")?),
+            "redshift" => (
+                WarehouseKind::Provisioned,
+                arn.resource.strip_prefix("namespace:")?,
+            ),
+            "redshift-serverless" => (
+                WarehouseKind::Serverless,
+                arn.resource.strip_prefix("namespace/")?,
+            ),
             _ => return None,
         };
         let namespace_id = id.to_string();
-        (!namespace_id.is_empty() && arn.account.len() == 12).then_some(NamespaceArn { arn, kind, namespace_id })
+        (!namespace_id.is_empty() && arn.account.len() == 12).then_some(NamespaceArn {
+            arn,
+            kind,
+            namespace_id,
+        })
     }
 }
 
 /// The integration id used in SQL is the last segment of the integration ARN (`…:integration:<uuid>`).
 pub fn integration_id(integration_arn: &str) -> Option<&str> {
-    integration_arn.rsplit_once(":integration:").map(|(_, id)| id).filter(|id| !id.is_empty())
+    integration_arn
+        .rsplit_once(":integration:")
+        .map(|(_, id)| id)
+        .filter(|id| !id.is_empty())
 }
 
 #[cfg(test)]
@@ -108,24 +130,46 @@ mod tests {
 
     #[test]
     fn parses_sources_and_targets() {
-        let s = SourceArn::parse("arn:aws:rds:us-east-1:111111111111:cluster:orders-aurora").unwrap();
-        assert_eq!((s.kind, s.identifier.as_str(), s.arn.region.as_str()), (SourceKind::Cluster, "orders-aurora", "us-east-1"));
+        let s =
+            SourceArn::parse("arn:aws:rds:us-east-1:111111111111:cluster:orders-aurora").unwrap();
+        assert_eq!(
+            (s.kind, s.identifier.as_str(), s.arn.region.as_str()),
+            (SourceKind::Cluster, "orders-aurora", "us-east-1")
+        );
         let i = SourceArn::parse("arn:aws:rds:eu-west-1:111111111111:db:inventory").unwrap();
         assert_eq!(i.kind, SourceKind::Instance);
         assert!(SourceArn::parse("arn:aws:rds:us-east-1:111111111111:integration:x").is_none());
         assert!(SourceArn::parse("arn:aws:redshift:us-east-1:111111111111:cluster:x").is_none());
 
-        let p = NamespaceArn::parse("arn:aws:redshift:us-east-1:111111111111:namespace:abc").unwrap();
-        assert_eq!((p.kind, p.namespace_id.as_str()), (WarehouseKind::Provisioned, "abc"));
-        let v = NamespaceArn::parse("arn:aws:redshift-serverless:us-east-1:111111111111:namespace/abc").unwrap();
+        let p =
+            NamespaceArn::parse("arn:aws:redshift:us-east-1:111111111111:namespace:abc").unwrap();
+        assert_eq!(
+            (p.kind, p.namespace_id.as_str()),
+            (WarehouseKind::Provisioned, "abc")
+        );
+        let v =
+            NamespaceArn::parse("arn:aws:redshift-serverless:us-east-1:111111111111:namespace/abc")
+                .unwrap();
         assert_eq!(v.kind, WarehouseKind::Serverless);
-        assert!(NamespaceArn::parse("arn:aws:redshift-serverless:us-east-1:111111111111:namespace:abc").is_none());
-        assert_eq!(v.arn.to_string(), "arn:aws:redshift-serverless:us-east-1:111111111111:namespace/abc");
+        assert!(NamespaceArn::parse(
+            "arn:aws:redshift-serverless:us-east-1:111111111111:namespace:abc"
+        )
+        .is_none());
+        assert_eq!(
+            v.arn.to_string(),
+            "arn:aws:redshift-serverless:us-east-1:111111111111:namespace/abc"
+        );
     }
 
     #[test]
     fn integration_id_is_the_last_segment() {
-        assert_eq!(integration_id("arn:aws:rds:us-east-1:111111111111:integration:5b9f-1"), Some("5b9f-1"));
-        assert_eq!(integration_id("arn:aws:rds:us-east-1:111111111111:cluster:x"), None);
+        assert_eq!(
+            integration_id("arn:aws:rds:us-east-1:111111111111:integration:5b9f-1"),
+            Some("5b9f-1")
+        );
+        assert_eq!(
+            integration_id("arn:aws:rds:us-east-1:111111111111:cluster:x"),
+            None
+        );
     }
 }

@@ -71,15 +71,29 @@ pub struct Decided {
 
 impl Decided {
     pub fn new(type_: &str, status: Status, reason: &str, message: impl Into<String>) -> Decided {
-        Decided { type_: type_.to_string(), status, reason: reason.to_string(), message: message.into() }
+        Decided {
+            type_: type_.to_string(),
+            status,
+            reason: reason.to_string(),
+            message: message.into(),
+        }
     }
 }
 
 /// Merges `decided` into `previous`: a condition whose status is unchanged keeps its `lastTransitionTime`.
 /// Conditions not decided this time are kept as they were (a step that did not run says nothing new).
 /// The result is sorted by type so that equal inputs give equal output (no spurious status patches).
-pub fn merge(previous: &[Condition], decided: &[Decided], generation: Option<i64>, now: &Time) -> Vec<Condition> {
-    let mut out: Vec<Condition> = previous.iter().filter(|c| !decided.iter().any(|d| d.type_ == c.type_)).cloned().collect();
+pub fn merge(
+    previous: &[Condition],
+    decided: &[Decided],
+    generation: Option<i64>,
+    now: &Time,
+) -> Vec<Condition> {
+    let mut out: Vec<Condition> = previous
+        .iter()
+        .filter(|c| !decided.iter().any(|d| d.type_ == c.type_))
+        .cloned()
+        .collect();
     for d in decided {
         let old = previous.iter().find(|c| c.type_ == d.type_);
         let last_transition_time = match old {
@@ -132,16 +146,34 @@ mod tests {
 
     #[test]
     fn transition_time_moves_only_on_status_change() {
-        let first = merge(&[], &[Decided::new(READY, Status::False, "Pending", "waiting")], Some(1), &t(100));
+        let first = merge(
+            &[],
+            &[Decided::new(READY, Status::False, "Pending", "waiting")],
+            Some(1),
+            &t(100),
+        );
         assert_eq!(first[0].last_transition_time, t(100));
 
         // Same status, new reason and message: time stays.
-        let second = merge(&first, &[Decided::new(READY, Status::False, "Creating", "creating")], Some(2), &t(200));
+        let second = merge(
+            &first,
+            &[Decided::new(READY, Status::False, "Creating", "creating")],
+            Some(2),
+            &t(200),
+        );
         assert_eq!(second[0].last_transition_time, t(100));
-        assert_eq!((second[0].reason.as_str(), second[0].observed_generation), ("Creating", Some(2)));
+        assert_eq!(
+            (second[0].reason.as_str(), second[0].observed_generation),
+            ("Creating", Some(2))
+        );
 
         // Status flips: time moves.
-        let third = merge(&second, &[Decided::new(READY, Status::True, "Reconciled", "ok")], Some(2), &t(300));
+        let third = merge(
+            &second,
+            &[Decided::new(READY, Status::True, "Reconciled", "ok")],
+            Some(2),
+            &t(300),
+        );
         assert_eq!(third[0].last_transition_time, t(300));
     }
 
@@ -149,11 +181,19 @@ mod tests {
     fn undecided_conditions_are_kept_and_output_is_sorted() {
         let prev = merge(
             &[],
-            &[Decided::new(STALLED, Status::False, "NotStalled", ""), Decided::new(SOURCE_READY, Status::True, "Ok", "")],
+            &[
+                Decided::new(STALLED, Status::False, "NotStalled", ""),
+                Decided::new(SOURCE_READY, Status::True, "Ok", ""),
+            ],
             Some(1),
             &t(1),
         );
-        let next = merge(&prev, &[Decided::new(READY, Status::True, "Reconciled", "")], Some(1), &t(2));
+        let next = merge(
+            &prev,
+            &[Decided::new(READY, Status::True, "Reconciled", "")],
+            Some(1),
+            &t(2),
+        );
         let types: Vec<_> = next.iter().map(|c| c.type_.as_str()).collect();
         assert_eq!(types, vec![READY, SOURCE_READY, STALLED]);
         assert!(is_true(&next, SOURCE_READY) && !is_true(&next, STALLED));

@@ -234,7 +234,10 @@ impl RedshiftConnectionSpec {
             SslMode::Require => "require",
             SslMode::VerifyFull => "verify-full",
         };
-        format!("jdbc:redshift://{}:{}/{}?ssl=true&sslmode={sslmode}", endpoint.address, endpoint.port, self.database)
+        format!(
+            "jdbc:redshift://{}:{}/{}?ssl=true&sslmode={sslmode}",
+            endpoint.address, endpoint.port, self.database
+        )
     }
 }
 

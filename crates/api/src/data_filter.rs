@@ -30,17 +30,24 @@ impl DataFilter {
     /// pattern that continues the previous statement's action.
     pub fn parse(text: &str) -> Result<DataFilter, String> {
         if text.len() > MAX_LENGTH {
-            return Err(format!("is {} characters; at most {MAX_LENGTH} are allowed", text.len()));
+            return Err(format!(
+                "is {} characters; at most {MAX_LENGTH} are allowed",
+                text.len()
+            ));
         }
         if let Some(c) = text.chars().find(|c| !is_allowed_char(*c)) {
-            return Err(format!("contains the character {c:?}, which AWS does not accept"));
+            return Err(format!(
+                "contains the character {c:?}, which AWS does not accept"
+            ));
         }
         let mut patterns = Vec::new();
         let mut action: Option<FilterAction> = None;
         for raw in split_unquoted(text, ',') {
             let item = raw.trim();
             if item.is_empty() {
-                return Err("has an empty pattern (two commas in a row, or a trailing comma)".into());
+                return Err(
+                    "has an empty pattern (two commas in a row, or a trailing comma)".into(),
+                );
             }
             let lower = item.to_ascii_lowercase();
             let pattern = if lower.starts_with("include:") {
@@ -55,16 +62,25 @@ impl DataFilter {
             let Some(current) = action else {
                 return Err(format!("{item:?} must start with include: or exclude:"));
             };
-            let parts: Vec<String> = split_unquoted(pattern, '.').into_iter().map(|p| p.trim().to_string()).collect();
+            let parts: Vec<String> = split_unquoted(pattern, '.')
+                .into_iter()
+                .map(|p| p.trim().to_string())
+                .collect();
             if !(2..=3).contains(&parts.len()) || parts.iter().any(|p| p.is_empty()) {
                 return Err(format!(
                     "{pattern:?} is not database.table (MySQL) or database.schema.table (PostgreSQL)"
                 ));
             }
-            patterns.push(FilterPattern { action: current, parts });
+            patterns.push(FilterPattern {
+                action: current,
+                parts,
+            });
         }
         if patterns.len() > MAX_PATTERNS {
-            return Err(format!("has {} patterns; at most {MAX_PATTERNS} are allowed", patterns.len()));
+            return Err(format!(
+                "has {} patterns; at most {MAX_PATTERNS} are allowed",
+                patterns.len()
+            ));
         }
         if !patterns.iter().any(|p| p.action == FilterAction::Include) {
             return Err("must contain at least one include statement".into());
@@ -75,7 +91,10 @@ impl DataFilter {
     /// The number of name parts every pattern has, if they agree: 2 for MySQL, 3 for PostgreSQL.
     pub fn depth(&self) -> Option<usize> {
         let first = self.patterns.first()?.parts.len();
-        self.patterns.iter().all(|p| p.parts.len() == first).then_some(first)
+        self.patterns
+            .iter()
+            .all(|p| p.parts.len() == first)
+            .then_some(first)
     }
 }
 
@@ -141,8 +160,13 @@ mod tests {
             let err = DataFilter::parse(bad).unwrap_err();
             assert!(err.contains(why), "{bad:?}: {err}");
         }
-        let many = (0..100).map(|i| format!("include: d.t{i}")).collect::<Vec<_>>().join(",");
+        let many = (0..100)
+            .map(|i| format!("include: d.t{i}"))
+            .collect::<Vec<_>>()
+            .join(",");
         assert!(DataFilter::parse(&many).unwrap_err().contains("at most 99"));
-        assert!(DataFilter::parse(&"x".repeat(MAX_LENGTH + 1)).unwrap_err().contains("characters"));
+        assert!(DataFilter::parse(&"x".repeat(MAX_LENGTH + 1))
+            .unwrap_err()
+            .contains("characters"));
     }
 }

@@ -173,7 +173,11 @@ fn fix() -> PrerequisiteMode {
 
 impl Default for Prerequisites {
     fn default() -> Self {
-        Prerequisites { source: PrerequisiteMode::Verify, allow_source_reboot: false, target: PrerequisiteMode::Fix }
+        Prerequisites {
+            source: PrerequisiteMode::Verify,
+            allow_source_reboot: false,
+            target: PrerequisiteMode::Fix,
+        }
     }
 }
 
@@ -271,7 +275,10 @@ impl ZeroEtlIntegrationSpec {
 impl ZeroEtlIntegration {
     /// The AWS integration name: spec.integrationName, else metadata.name.
     pub fn aws_name(&self) -> String {
-        self.spec.integration_name.clone().unwrap_or_else(|| self.metadata.name.clone().unwrap_or_default())
+        self.spec
+            .integration_name
+            .clone()
+            .unwrap_or_else(|| self.metadata.name.clone().unwrap_or_default())
     }
 }
 

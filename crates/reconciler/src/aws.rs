@@ -32,9 +32,15 @@ pub enum Identity {
     /// The operator's own identity (IRSA, EKS Pod Identity, environment, instance profile).
     Default,
     /// A role assumed from the operator's identity, typically in another account.
-    AssumeRole { role_arn: String, external_id: Option<String> },
+    AssumeRole {
+        role_arn: String,
+        external_id: Option<String>,
+    },
     /// An access key pair read from a Secret in the object's namespace.
-    AccessKey { access_key_id: String, secret_access_key: String },
+    AccessKey {
+        access_key_id: String,
+        secret_access_key: String,
+    },
 }
 
 // Hand-written so that a secret never reaches a log line through `{:?}`.
@@ -55,8 +61,14 @@ impl Identity {
         let mut h = DefaultHasher::new();
         match self {
             Identity::Default => return "default".into(),
-            Identity::AssumeRole { role_arn, external_id } => (role_arn, external_id).hash(&mut h),
-            Identity::AccessKey { access_key_id, secret_access_key } => (access_key_id, secret_access_key).hash(&mut h),
+            Identity::AssumeRole {
+                role_arn,
+                external_id,
+            } => (role_arn, external_id).hash(&mut h),
+            Identity::AccessKey {
+                access_key_id,
+                secret_access_key,
+            } => (access_key_id, secret_access_key).hash(&mut h),
         }
         format!("{:?}#{:x}", self, h.finish())
     }
@@ -95,7 +107,11 @@ pub struct AwsClients {
 
 impl AwsClients {
     pub fn new(settings: AwsSettings, metrics: Arc<Metrics>) -> AwsClients {
-        AwsClients { settings, metrics, cache: Mutex::new(HashMap::new()) }
+        AwsClients {
+            settings,
+            metrics,
+            cache: Mutex::new(HashMap::new()),
+        }
     }
 
     /// The clients for `region` acting as `identity`. Building them makes no AWS call, except for an assumed
@@ -127,25 +143,55 @@ impl AwsClients {
             .region(Region::new(region.to_string()))
             // Adaptive: standard retries plus a client-side token bucket that slows down after throttling.
             .retry_config(RetryConfig::adaptive().with_max_attempts(5))
-            .timeout_config(TimeoutConfig::builder().operation_timeout(Duration::from_secs(60)).operation_attempt_timeout(Duration::from_secs(20)).build());
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .operation_timeout(Duration::from_secs(60))
+                    .operation_attempt_timeout(Duration::from_secs(20))
+                    .build(),
+            );
         if let Some(url) = &self.settings.endpoint_url {
             loader = loader.endpoint_url(url);
         }
         loader
     }
 
-    async fn sdk_config(&self, region: &str, identity: &Identity) -> (SdkConfig, Option<AssumedRole>) {
+    async fn sdk_config(
+        &self,
+        region: &str,
+        identity: &Identity,
+    ) -> (SdkConfig, Option<AssumedRole>) {
         match identity {
             Identity::Default => (self.base_loader(region).await.load().await, None),
-            Identity::AccessKey { access_key_id, secret_access_key } => {
-                let creds = Credentials::new(access_key_id, secret_access_key, None, None, "zeroetl-secret");
-                (self.base_loader(region).await.credentials_provider(creds).load().await, None)
+            Identity::AccessKey {
+                access_key_id,
+                secret_access_key,
+            } => {
+                let creds = Credentials::new(
+                    access_key_id,
+                    secret_access_key,
+                    None,
+                    None,
+                    "zeroetl-secret",
+                );
+                (
+                    self.base_loader(region)
+                        .await
+                        .credentials_provider(creds)
+                        .load()
+                        .await,
+                    None,
+                )
             }
-            Identity::AssumeRole { role_arn, external_id } => {
+            Identity::AssumeRole {
+                role_arn,
+                external_id,
+            } => {
                 // STS is called as the operator's own identity; its client is not counted twice in the cache.
                 let base = self.base_loader(region).await.load().await;
                 let sts = aws_sdk_sts::Client::from_conf(
-                    aws_sdk_sts::config::Builder::from(&base).interceptor(CallCounter(self.metrics.clone())).build(),
+                    aws_sdk_sts::config::Builder::from(&base)
+                        .interceptor(CallCounter(self.metrics.clone()))
+                        .build(),
                 );
                 let role = AssumedRole::new(sts, role_arn.clone(), external_id.clone());
                 let config = self
@@ -163,7 +209,11 @@ impl AwsClients {
         let counter = CallCounter(self.metrics.clone());
         macro_rules! client {
             ($krate:ident) => {
-                $krate::Client::from_conf($krate::config::Builder::from(config).interceptor(counter.clone()).build())
+                $krate::Client::from_conf(
+                    $krate::config::Builder::from(config)
+                        .interceptor(counter.clone())
+                        .build(),
+                )
             };
         }
         let s3 = aws_sdk_s3::config::Builder::from(config)
@@ -234,7 +284,14 @@ impl AssumedRole {
     const SESSION_NAME: &'static str = "zeroetl-operator";
 
     fn new(sts: aws_sdk_sts::Client, role_arn: String, external_id: Option<String>) -> AssumedRole {
-        AssumedRole { inner: Arc::new(AssumedRoleInner { sts, role_arn, external_id, cached: Mutex::new(None) }) }
+        AssumedRole {
+            inner: Arc::new(AssumedRoleInner {
+                sts,
+                role_arn,
+                external_id,
+                cached: Mutex::new(None),
+            }),
+        }
     }
 
     /// Cached credentials, or new ones from STS when there are none or they are about to expire.
@@ -264,7 +321,13 @@ impl AssumedRole {
             category: crate::error::Category::Retryable,
         })?;
         let expiry = std::time::SystemTime::try_from(*c.expiration()).ok();
-        let creds = Credentials::new(c.access_key_id(), c.secret_access_key(), Some(c.session_token().to_string()), expiry, "zeroetl-assume-role");
+        let creds = Credentials::new(
+            c.access_key_id(),
+            c.secret_access_key(),
+            Some(c.session_token().to_string()),
+            expiry,
+            "zeroetl-assume-role",
+        );
         *cached = Some(creds.clone());
         Ok(creds)
     }
@@ -275,6 +338,10 @@ impl ProvideCredentials for AssumedRole {
     where
         Self: 'a,
     {
-        future::ProvideCredentials::new(async move { self.credentials().await.map_err(CredentialsError::provider_error) })
+        future::ProvideCredentials::new(async move {
+            self.credentials()
+                .await
+                .map_err(CredentialsError::provider_error)
+        })
     }
 }

@@ -23,7 +23,10 @@ pub struct Config {
 
 impl Default for Config {
     fn default() -> Self {
-        Config { default_region: "us-east-1".into(), connection_reverify_interval: Duration::from_secs(300) }
+        Config {
+            default_region: "us-east-1".into(),
+            connection_reverify_interval: Duration::from_secs(300),
+        }
     }
 }
 
@@ -55,7 +58,9 @@ impl Backoff {
             Category::Throttled => Duration::from_secs(5),
             _ => Duration::from_secs(1),
         };
-        let ceiling = base.saturating_mul(1u32 << attempt.min(9).saturating_sub(1)).min(Duration::from_secs(300));
+        let ceiling = base
+            .saturating_mul(1u32 << attempt.min(9).saturating_sub(1))
+            .min(Duration::from_secs(300));
         // Equal jitter: half fixed, half random, so retries of many objects spread out but never shrink to 0.
         let half = ceiling / 2;
         half + Duration::from_millis(rand::rng().random_range(0..=half.as_millis() as u64))
@@ -79,7 +84,10 @@ mod tests {
             b.next("ns/a", Category::Retryable);
         }
         let fifth = b.next("ns/a", Category::Retryable);
-        assert!(fifth >= Duration::from_secs(8) && fifth <= Duration::from_secs(16), "{fifth:?}");
+        assert!(
+            fifth >= Duration::from_secs(8) && fifth <= Duration::from_secs(16),
+            "{fifth:?}"
+        );
         for _ in 0..20 {
             assert!(b.next("ns/a", Category::Retryable) <= Duration::from_secs(300));
         }

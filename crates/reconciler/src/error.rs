@@ -26,7 +26,13 @@ pub enum Error {
     Kube(#[from] kube::Error),
 
     #[error("AWS {service}:{action} failed with {code}: {message}")]
-    Aws { service: &'static str, action: &'static str, code: String, message: String, category: Category },
+    Aws {
+        service: &'static str,
+        action: &'static str,
+        code: String,
+        message: String,
+        category: Category,
+    },
 
     /// A condition the operator cannot fix by retrying; `reason` becomes the Stalled reason.
     #[error("{message}")]
@@ -34,7 +40,11 @@ pub enum Error {
 
     /// AWS (or another object) is not there yet; `reason` becomes the Ready reason.
     #[error("{message}")]
-    Waiting { reason: String, message: String, retry_after: Duration },
+    Waiting {
+        reason: String,
+        message: String,
+        retry_after: Duration,
+    },
 
     #[error("finalizer error: {0}")]
     Finalizer(#[source] Box<kube::runtime::finalizer::Error<Error>>),
@@ -47,11 +57,18 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     pub fn terminal(reason: &str, message: impl Into<String>) -> Error {
-        Error::Terminal { reason: reason.to_string(), message: message.into() }
+        Error::Terminal {
+            reason: reason.to_string(),
+            message: message.into(),
+        }
     }
 
     pub fn waiting(reason: &str, message: impl Into<String>, retry_after: Duration) -> Error {
-        Error::Waiting { reason: reason.to_string(), message: message.into(), retry_after }
+        Error::Waiting {
+            reason: reason.to_string(),
+            message: message.into(),
+            retry_after,
+        }
     }
 
     pub fn category(&self) -> Category {
@@ -59,10 +76,13 @@ impl Error {
             Error::Aws { category, .. } => *category,
             Error::Terminal { .. } | Error::Serialization(_) => Category::Terminal,
             Error::Waiting { .. } => Category::Waiting,
-            Error::Kube(kube::Error::Api(s)) if s.code == 422 || s.code == 400 => Category::Terminal,
+            Error::Kube(kube::Error::Api(s)) if s.code == 422 || s.code == 400 => {
+                Category::Terminal
+            }
             Error::Kube(_) => Category::Retryable,
             Error::Finalizer(inner) => match inner.as_ref() {
-                kube::runtime::finalizer::Error::ApplyFailed(e) | kube::runtime::finalizer::Error::CleanupFailed(e) => e.category(),
+                kube::runtime::finalizer::Error::ApplyFailed(e)
+                | kube::runtime::finalizer::Error::CleanupFailed(e) => e.category(),
                 _ => Category::Retryable,
             },
         }
@@ -72,8 +92,14 @@ impl Error {
     pub fn metric_label(&self) -> &'static str {
         match self {
             Error::Kube(_) => "kube",
-            Error::Aws { category: Category::Throttled, .. } => "aws_throttled",
-            Error::Aws { category: Category::Terminal, .. } => "aws_terminal",
+            Error::Aws {
+                category: Category::Throttled,
+                ..
+            } => "aws_throttled",
+            Error::Aws {
+                category: Category::Terminal,
+                ..
+            } => "aws_terminal",
             Error::Aws { .. } => "aws_retryable",
             Error::Terminal { .. } => "terminal",
             Error::Waiting { .. } => "waiting",
@@ -89,7 +115,8 @@ impl Error {
             Error::Terminal { reason, .. } | Error::Waiting { reason, .. } => reason.clone(),
             Error::Kube(_) => "KubernetesApiError".into(),
             Error::Finalizer(inner) => match inner.as_ref() {
-                kube::runtime::finalizer::Error::ApplyFailed(e) | kube::runtime::finalizer::Error::CleanupFailed(e) => e.reason(),
+                kube::runtime::finalizer::Error::ApplyFailed(e)
+                | kube::runtime::finalizer::Error::CleanupFailed(e) => e.reason(),
                 _ => "FinalizerError".into(),
             },
             Error::Serialization(_) => "SerializationError".into(),
@@ -124,10 +151,19 @@ where
             let code = e.code().unwrap_or("Unknown").to_string();
             let mut message = e.message().unwrap_or_default().to_string();
             let category = categorize(&code);
-            if category == Category::Terminal && is_access_denied(&code) && !message.contains(&format!("{service}:{action}")) {
+            if category == Category::Terminal
+                && is_access_denied(&code)
+                && !message.contains(&format!("{service}:{action}"))
+            {
                 message = format!("{message} (the operator's identity needs {service}:{action})");
             }
-            Error::Aws { service, action, code, message, category }
+            Error::Aws {
+                service,
+                action,
+                code,
+                message,
+                category,
+            }
         }
         SdkError::ConstructionFailure(_) => Error::Aws {
             service,
@@ -137,7 +173,13 @@ where
             category: Category::Terminal,
         },
         // Timeouts, dispatch (connection) failures and unparseable responses are transient.
-        _ => Error::Aws { service, action, code: "NetworkError".into(), message: error_chain(&err), category: Category::Retryable },
+        _ => Error::Aws {
+            service,
+            action,
+            code: "NetworkError".into(),
+            message: error_chain(&err),
+            category: Category::Retryable,
+        },
     }
 }
 
@@ -153,28 +195,61 @@ fn error_chain(err: &dyn std::error::Error) -> String {
 }
 
 fn is_access_denied(code: &str) -> bool {
-    matches!(code, "AccessDenied" | "AccessDeniedException" | "UnauthorizedOperation" | "AuthorizationError")
+    matches!(
+        code,
+        "AccessDenied" | "AccessDeniedException" | "UnauthorizedOperation" | "AuthorizationError"
+    )
 }
 
 /// Maps an AWS error code to a category. Codes not listed are retryable: a wrong guess costs a few retries,
 /// while a wrongly terminal error would stall an object that could have converged.
 pub fn categorize(code: &str) -> Category {
     match code {
-        "Throttling" | "ThrottlingException" | "RequestLimitExceeded" | "TooManyRequestsException" | "SlowDown"
-        | "RequestThrottled" | "RequestThrottledException" | "ProvisionedThroughputExceededException" => Category::Throttled,
+        "Throttling"
+        | "ThrottlingException"
+        | "RequestLimitExceeded"
+        | "TooManyRequestsException"
+        | "SlowDown"
+        | "RequestThrottled"
+        | "RequestThrottledException"
+        | "ProvisionedThroughputExceededException" => Category::Throttled,
         c if is_access_denied(c) => Category::Terminal,
-        "InvalidClientTokenId" | "SignatureDoesNotMatch" | "UnrecognizedClientException" | "InvalidAccessKeyId"
-        | "ExpiredToken" | "ExpiredTokenException" => Category::Terminal,
-        "InvalidParameterValue" | "InvalidParameterCombination" | "ValidationException" | "ValidationError"
-        | "MissingParameter" | "InvalidParameterValueException" | "MalformedPolicyDocument" => Category::Terminal,
-        "IntegrationQuotaExceededFault" | "DBParameterGroupQuotaExceeded" | "ServiceQuotaExceededException"
-        | "KMSKeyNotAccessibleFault" | "IntegrationAlreadyExistsFault" => Category::Terminal,
-        "DBClusterNotFoundFault" | "DBInstanceNotFound" | "DBInstanceNotFoundFault" | "ClusterNotFound"
-        | "ClusterNotFoundFault" | "ResourceNotFoundException" | "ResourceNotFoundFault" | "NoSuchBucket"
+        "InvalidClientTokenId"
+        | "SignatureDoesNotMatch"
+        | "UnrecognizedClientException"
+        | "InvalidAccessKeyId"
+        | "ExpiredToken"
+        | "ExpiredTokenException" => Category::Terminal,
+        "InvalidParameterValue"
+        | "InvalidParameterCombination"
+        | "ValidationException"
+        | "ValidationError"
+        | "MissingParameter"
+        | "InvalidParameterValueException"
+        | "MalformedPolicyDocument" => Category::Terminal,
+        "IntegrationQuotaExceededFault"
+        | "DBParameterGroupQuotaExceeded"
+        | "ServiceQuotaExceededException"
+        | "KMSKeyNotAccessibleFault"
+        | "IntegrationAlreadyExistsFault" => Category::Terminal,
+        "DBClusterNotFoundFault"
+        | "DBInstanceNotFound"
+        | "DBInstanceNotFoundFault"
+        | "ClusterNotFound"
+        | "ClusterNotFoundFault"
+        | "ResourceNotFoundException"
+        | "ResourceNotFoundFault"
+        | "NoSuchBucket"
         | "NoSuchEntity" => Category::Terminal,
-        "IntegrationConflictOperationFault" | "InvalidIntegrationStateFault" | "InvalidDBClusterStateFault"
-        | "InvalidDBInstanceState" | "InvalidDBInstanceStateFault" | "InvalidClusterState" | "InvalidClusterStateFault"
-        | "ConflictException" | "InvalidDBParameterGroupState" => Category::Waiting,
+        "IntegrationConflictOperationFault"
+        | "InvalidIntegrationStateFault"
+        | "InvalidDBClusterStateFault"
+        | "InvalidDBInstanceState"
+        | "InvalidDBInstanceStateFault"
+        | "InvalidClusterState"
+        | "InvalidClusterStateFault"
+        | "ConflictException"
+        | "InvalidDBParameterGroupState" => Category::Waiting,
         _ => Category::Retryable,
     }
 }
@@ -188,17 +263,35 @@ mod tests {
         assert_eq!(categorize("Throttling"), Category::Throttled);
         assert_eq!(categorize("ThrottlingException"), Category::Throttled);
         assert_eq!(categorize("AccessDenied"), Category::Terminal);
-        assert_eq!(categorize("IntegrationQuotaExceededFault"), Category::Terminal);
-        assert_eq!(categorize("InvalidIntegrationStateFault"), Category::Waiting);
+        assert_eq!(
+            categorize("IntegrationQuotaExceededFault"),
+            Category::Terminal
+        );
+        assert_eq!(
+            categorize("InvalidIntegrationStateFault"),
+            Category::Waiting
+        );
         assert_eq!(categorize("InternalFailure"), Category::Retryable);
         assert_eq!(categorize("SomethingNew"), Category::Retryable);
     }
 
     #[test]
     fn reasons_and_labels() {
-        let e = Error::Aws { service: "rds", action: "CreateIntegration", code: "AccessDenied".into(), message: "no".into(), category: Category::Terminal };
-        assert_eq!((e.reason().as_str(), e.metric_label(), e.category()), ("AccessDenied", "aws_terminal", Category::Terminal));
+        let e = Error::Aws {
+            service: "rds",
+            action: "CreateIntegration",
+            code: "AccessDenied".into(),
+            message: "no".into(),
+            category: Category::Terminal,
+        };
+        assert_eq!(
+            (e.reason().as_str(), e.metric_label(), e.category()),
+            ("AccessDenied", "aws_terminal", Category::Terminal)
+        );
         let w = Error::waiting("Creating", "still creating", Duration::from_secs(5));
-        assert_eq!((w.category(), w.reason().as_str()), (Category::Waiting, "Creating"));
+        assert_eq!(
+            (w.category(), w.reason().as_str()),
+            (Category::Waiting, "Creating")
+        );
     }
 }

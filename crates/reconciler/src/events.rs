@@ -11,8 +11,13 @@ pub struct Events {
 
 impl Events {
     pub fn new(client: Client, controller: &str) -> Events {
-        let reporter = Reporter { controller: controller.into(), instance: std::env::var("POD_NAME").ok() };
-        Events { recorder: Recorder::new(client, reporter) }
+        let reporter = Reporter {
+            controller: controller.into(),
+            instance: std::env::var("POD_NAME").ok(),
+        };
+        Events {
+            recorder: Recorder::new(client, reporter),
+        }
     }
 
     /// Publishes an event. Failing to publish never fails a reconcile: events are a courtesy.
@@ -21,7 +26,11 @@ impl Events {
         K: Resource<DynamicType = ()>,
     {
         let event = Event {
-            type_: if warning { EventType::Warning } else { EventType::Normal },
+            type_: if warning {
+                EventType::Warning
+            } else {
+                EventType::Normal
+            },
             reason: reason.into(),
             note: Some(note),
             action: action.into(),

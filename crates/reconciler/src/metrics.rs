@@ -51,25 +51,50 @@ impl Metrics {
         };
         let r = registry.sub_registry_with_prefix("zeroetl");
         r.register("reconciles", "Reconciles by kind", m.reconciles.clone());
-        r.register("reconcile_failures", "Failed reconciles by kind and error category", m.failures.clone());
-        r.register("reconcile_duration_seconds", "Reconcile duration by kind", m.duration.clone());
-        r.register("aws_calls", "AWS API call attempts by service and operation", m.aws_calls.clone());
-        r.register("status_writes", "Status patches sent (unchanged statuses are skipped)", m.status_writes.clone());
+        r.register(
+            "reconcile_failures",
+            "Failed reconciles by kind and error category",
+            m.failures.clone(),
+        );
+        r.register(
+            "reconcile_duration_seconds",
+            "Reconcile duration by kind",
+            m.duration.clone(),
+        );
+        r.register(
+            "aws_calls",
+            "AWS API call attempts by service and operation",
+            m.aws_calls.clone(),
+        );
+        r.register(
+            "status_writes",
+            "Status patches sent (unchanged statuses are skipped)",
+            m.status_writes.clone(),
+        );
         m
     }
 
     pub fn reconciled(&self, kind: &'static str, took: Duration) {
         self.reconciles.get_or_create(&KindLabels { kind }).inc();
-        self.duration.get_or_create(&KindLabels { kind }).observe(took.as_secs_f64());
+        self.duration
+            .get_or_create(&KindLabels { kind })
+            .observe(took.as_secs_f64());
     }
 
     pub fn failed(&self, kind: &'static str, error: &'static str) {
-        self.failures.get_or_create(&ErrorLabels { kind, error }).inc();
+        self.failures
+            .get_or_create(&ErrorLabels { kind, error })
+            .inc();
     }
 
     pub fn aws_call(&self, service: &str, operation: &str) {
         self.aws_calls_total.fetch_add(1, Ordering::Relaxed);
-        self.aws_calls.get_or_create(&AwsCallLabels { service: service.to_string(), operation: operation.to_string() }).inc();
+        self.aws_calls
+            .get_or_create(&AwsCallLabels {
+                service: service.to_string(),
+                operation: operation.to_string(),
+            })
+            .inc();
     }
 
     /// Total AWS call attempts so far (all services), for the shutdown log line.

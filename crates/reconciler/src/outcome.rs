@@ -11,20 +11,34 @@ use crate::error::{Category, Error};
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Progress {
     /// Everything declared holds. `message` summarizes it.
-    Ready { message: String, recheck_after: Duration },
+    Ready {
+        message: String,
+        recheck_after: Duration,
+    },
     /// Work is under way (ours or AWS's); check again after `requeue`.
-    InProgress { reason: String, message: String, requeue: Duration },
+    InProgress {
+        reason: String,
+        message: String,
+        requeue: Duration,
+    },
     /// Nothing will change until the spec or the world does.
     Stalled { reason: String, message: String },
 }
 
 impl Progress {
     pub fn in_progress(reason: &str, message: impl Into<String>, requeue: Duration) -> Progress {
-        Progress::InProgress { reason: reason.into(), message: message.into(), requeue }
+        Progress::InProgress {
+            reason: reason.into(),
+            message: message.into(),
+            requeue,
+        }
     }
 
     pub fn stalled(reason: &str, message: impl Into<String>) -> Progress {
-        Progress::Stalled { reason: reason.into(), message: message.into() }
+        Progress::Stalled {
+            reason: reason.into(),
+            message: message.into(),
+        }
     }
 
     /// The progress an error implies: terminal errors stall, everything else is still in progress.
@@ -32,10 +46,14 @@ impl Progress {
         match e.category() {
             Category::Terminal => Progress::stalled(&e.reason(), e.to_string()),
             Category::Waiting => match e {
-                Error::Waiting { retry_after, .. } => Progress::in_progress(&e.reason(), e.to_string(), *retry_after),
+                Error::Waiting { retry_after, .. } => {
+                    Progress::in_progress(&e.reason(), e.to_string(), *retry_after)
+                }
                 _ => Progress::in_progress(&e.reason(), e.to_string(), Duration::from_secs(10)),
             },
-            Category::Retryable | Category::Throttled => Progress::in_progress(&e.reason(), e.to_string(), Duration::from_secs(5)),
+            Category::Retryable | Category::Throttled => {
+                Progress::in_progress(&e.reason(), e.to_string(), Duration::from_secs(5))
+            }
         }
     }
 }
@@ -49,7 +67,9 @@ pub fn summary_conditions(progress: &Progress) -> Vec<Decided> {
             Decided::new(RECONCILING, Status::False, reasons::IDLE, ""),
             Decided::new(STALLED, Status::False, reasons::NOT_STALLED, ""),
         ],
-        Progress::InProgress { reason, message, .. } => vec![
+        Progress::InProgress {
+            reason, message, ..
+        } => vec![
             Decided::new(READY, Status::False, reason, message.clone()),
             Decided::new(RECONCILING, Status::True, reason, message.clone()),
             Decided::new(STALLED, Status::False, reasons::NOT_STALLED, ""),
@@ -83,20 +103,62 @@ mod tests {
 
     #[test]
     fn summaries_are_consistent() {
-        let ready = summary_conditions(&Progress::Ready { message: "ok".into(), recheck_after: Duration::from_secs(300) });
-        assert_eq!((status_of(&ready, READY), status_of(&ready, RECONCILING), status_of(&ready, STALLED)), (Status::True, Status::False, Status::False));
-        let busy = summary_conditions(&Progress::in_progress("Creating", "…", Duration::from_secs(5)));
-        assert_eq!((status_of(&busy, READY), status_of(&busy, RECONCILING), status_of(&busy, STALLED)), (Status::False, Status::True, Status::False));
+        let ready = summary_conditions(&Progress::Ready {
+            message: "ok".into(),
+            recheck_after: Duration::from_secs(300),
+        });
+        assert_eq!(
+            (
+                status_of(&ready, READY),
+                status_of(&ready, RECONCILING),
+                status_of(&ready, STALLED)
+            ),
+            (Status::True, Status::False, Status::False)
+        );
+        let busy = summary_conditions(&Progress::in_progress(
+            "Creating",
+            "…",
+            Duration::from_secs(5),
+        ));
+        assert_eq!(
+            (
+                status_of(&busy, READY),
+                status_of(&busy, RECONCILING),
+                status_of(&busy, STALLED)
+            ),
+            (Status::False, Status::True, Status::False)
+        );
         let stuck = summary_conditions(&Progress::stalled("InvalidSpec", "spec.source: …"));
-        assert_eq!((status_of(&stuck, READY), status_of(&stuck, RECONCILING), status_of(&stuck, STALLED)), (Status::False, Status::False, Status::True));
-        assert_eq!(stuck.iter().find(|c| c.type_ == READY).unwrap().reason, "InvalidSpec");
+        assert_eq!(
+            (
+                status_of(&stuck, READY),
+                status_of(&stuck, RECONCILING),
+                status_of(&stuck, STALLED)
+            ),
+            (Status::False, Status::False, Status::True)
+        );
+        assert_eq!(
+            stuck.iter().find(|c| c.type_ == READY).unwrap().reason,
+            "InvalidSpec"
+        );
     }
 
     #[test]
     fn errors_map_to_progress() {
-        let denied = Error::Aws { service: "rds", action: "CreateIntegration", code: "AccessDenied".into(), message: "no".into(), category: Category::Terminal };
-        assert!(matches!(Progress::from_error(&denied), Progress::Stalled { reason, .. } if reason == "AccessDenied"));
+        let denied = Error::Aws {
+            service: "rds",
+            action: "CreateIntegration",
+            code: "AccessDenied".into(),
+            message: "no".into(),
+            category: Category::Terminal,
+        };
+        assert!(
+            matches!(Progress::from_error(&denied), Progress::Stalled { reason, .. } if reason == "AccessDenied")
+        );
         let wait = Error::waiting("ConnectionNotReady", "waiting", Duration::from_secs(7));
-        assert_eq!(requeue_after(&Progress::from_error(&wait)), Duration::from_secs(7));
+        assert_eq!(
+            requeue_after(&Progress::from_error(&wait)),
+            Duration::from_secs(7)
+        );
     }
 }

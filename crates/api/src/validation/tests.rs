@@ -21,9 +21,18 @@ const SERVERLESS_ARN: &str = "arn:aws:redshift-serverless:us-east-1:111111111111
 fn a_minimal_integration_is_valid_and_defaults_apply() {
     let i = integration("  source: {dbClusterIdentifier: orders-aurora}\n  target: {connectionRef: {name: analytics}}\n");
     assert_eq!(validate_integration(&i), vec![]);
-    assert_eq!(i.spec.prerequisites.source, crate::integration::PrerequisiteMode::Verify);
-    assert_eq!(i.spec.prerequisites.target, crate::integration::PrerequisiteMode::Fix);
-    assert_eq!(i.spec.deletion_policy, crate::integration::DeletionPolicy::Delete);
+    assert_eq!(
+        i.spec.prerequisites.source,
+        crate::integration::PrerequisiteMode::Verify
+    );
+    assert_eq!(
+        i.spec.prerequisites.target,
+        crate::integration::PrerequisiteMode::Fix
+    );
+    assert_eq!(
+        i.spec.deletion_policy,
+        crate::integration::DeletionPolicy::Delete
+    );
     assert_eq!(i.aws_name(), "orders");
 }
 
@@ -49,15 +58,22 @@ fn integration_problems_carry_their_field_paths() {
     ];
     for (spec, path) in cases {
         let errors = validate_integration(&integration(spec));
-        assert!(paths(&errors).contains(path), "expected {path} for\n{spec}\ngot {errors:?}");
+        assert!(
+            paths(&errors).contains(path),
+            "expected {path} for\n{spec}\ngot {errors:?}"
+        );
     }
 }
 
 #[test]
 fn metadata_name_must_suit_aws_when_no_integration_name_is_given() {
-    let mut i = integration("  source: {dbClusterIdentifier: a}\n  target: {connectionRef: {name: a}}\n");
+    let mut i =
+        integration("  source: {dbClusterIdentifier: a}\n  target: {connectionRef: {name: a}}\n");
     i.metadata.name = Some("orders.v2".into());
-    assert_eq!(paths(&validate_integration(&i)), vec!["spec.integrationName"]);
+    assert_eq!(
+        paths(&validate_integration(&i)),
+        vec!["spec.integrationName"]
+    );
     i.spec.integration_name = Some("orders-v2".into());
     assert!(validate_integration(&i).is_empty());
 }
@@ -68,8 +84,14 @@ fn a_full_connection_is_valid() {
         "  region: us-east-1\n  serverless: {workgroupName: analytics-wg}\n  database: dev\n  auth: {assumeRole: {roleArn: 'arn:aws:iam::222222222222:role/zeroetl-connector', externalId: zeroetl-demo-external-id}}\n  staging: {bucket: zeroetl-staging-use1, iamRoleArn: 'arn:aws:iam::111111111111:role/redshift-staging'}\n  connectionSecret: {name: analytics-connection}\n",
     );
     assert_eq!(validate_connection(&c), vec![]);
-    let url = c.spec.jdbc_url(&crate::connection::Endpoint { address: "wg.example".into(), port: 5439 });
-    assert_eq!(url, "jdbc:redshift://wg.example:5439/dev?ssl=true&sslmode=require");
+    let url = c.spec.jdbc_url(&crate::connection::Endpoint {
+        address: "wg.example".into(),
+        port: 5439,
+    });
+    assert_eq!(
+        url,
+        "jdbc:redshift://wg.example:5439/dev?ssl=true&sslmode=require"
+    );
 }
 
 #[test]
@@ -89,7 +111,10 @@ fn connection_problems_carry_their_field_paths() {
     ];
     for (spec, path) in cases {
         let errors = validate_connection(&connection(spec));
-        assert!(paths(&errors).contains(path), "expected {path} for\n{spec}\ngot {errors:?}");
+        assert!(
+            paths(&errors).contains(path),
+            "expected {path} for\n{spec}\ngot {errors:?}"
+        );
     }
 }
 
