@@ -141,8 +141,15 @@ impl AwsClients {
     async fn base_loader(&self, region: &str) -> aws_config::ConfigLoader {
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .region(Region::new(region.to_string()))
-            // Adaptive: standard retries plus a client-side token bucket that slows down after throttling.
-            .retry_config(RetryConfig::adaptive().with_max_attempts(5))
+            // Standard retries with short exponential backoff. Not adaptive mode: its client-side rate limiter
+            // cuts the send rate at every throttle and, at a steady 50% throttle rate, stretched single calls to
+            // 30–60 s. Throttling is absorbed here and, past these attempts, by the controller's backoff.
+            .retry_config(
+                RetryConfig::standard()
+                    .with_max_attempts(8)
+                    .with_initial_backoff(Duration::from_millis(200))
+                    .with_max_backoff(Duration::from_secs(10)),
+            )
             .timeout_config(
                 TimeoutConfig::builder()
                     .operation_timeout(Duration::from_secs(60))
@@ -212,12 +219,14 @@ impl AwsClients {
                 $krate::Client::from_conf(
                     $krate::config::Builder::from(config)
                         .interceptor(counter.clone())
+                        .retry_partition(retry_partition(stringify!($krate)))
                         .build(),
                 )
             };
         }
         let s3 = aws_sdk_s3::config::Builder::from(config)
             .interceptor(counter.clone())
+            .retry_partition(retry_partition("aws_sdk_s3"))
             // A custom endpoint (aws-sim) serves buckets by path, not by virtual host.
             .force_path_style(self.settings.endpoint_url.is_some())
             .build();
@@ -233,6 +242,16 @@ impl AwsClients {
             s3: aws_sdk_s3::Client::from_conf(s3),
         }
     }
+}
+
+/// One retry partition per service, shared by every client of that service (all regions and identities).
+/// Its token bucket is unlimited: the SDK's default quota (each throttled retry spends tokens a success only
+/// partly refunds) runs dry under sustained throttling, after which calls fail without retrying at all.
+fn retry_partition(service: &str) -> aws_sdk_rds::config::retry::RetryPartition {
+    use aws_sdk_rds::config::retry::{RetryPartition, TokenBucket};
+    RetryPartition::custom(format!("zeroetl-{service}"))
+        .token_bucket(TokenBucket::unlimited())
+        .build()
 }
 
 /// Counts every attempt each client sends, by service and operation.

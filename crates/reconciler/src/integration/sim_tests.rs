@@ -165,6 +165,11 @@ impl Driver {
     }
 
     async fn pass(&mut self) -> Passed {
+        self.try_pass().await.expect("a pass observes AWS")
+    }
+
+    /// One pass; an error leaves the status as it was, as a failed reconcile does.
+    async fn try_pass(&mut self) -> crate::Result<Passed> {
         let target_ref = self.target_ref();
         let passed = pass::run(&Pass {
             spec: &self.spec,
@@ -177,10 +182,9 @@ impl Driver {
             target_clients: &self.clients,
             now: Time(Timestamp::now()),
         })
-        .await
-        .expect("a pass observes AWS");
+        .await?;
         self.status = passed.next.clone();
-        passed
+        Ok(passed)
     }
 
     /// Passes until `done` holds, pausing as the plan asks (capped: the simulator is fast).
@@ -565,5 +569,51 @@ async fn a_failed_integration_reports_the_aws_error_code() {
     assert_eq!(
         d.status.errors[0].message,
         "The source cluster is unreachable"
+    );
+}
+
+#[tokio::test]
+async fn half_of_all_calls_throttled_still_converges() {
+    let sim = sim().await;
+    sim.inject(Fault::new("*", FaultKind::Throttle).with_rate(0.5));
+    let mut d = Driver::new(
+        clients(&sim).await,
+        orders_spec(),
+        Some(analytics_connection()),
+    );
+    let start = Instant::now();
+    let mut failed_passes = 0;
+    loop {
+        match d.try_pass().await {
+            Ok(p) if matches!(p.progress, Progress::Ready { .. }) => break,
+            Ok(_) => {}
+            // The controller requeues a throttled pass; so does this loop.
+            Err(_) => failed_passes += 1,
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(150),
+            "not Ready within 150 s under 50% throttling; conditions {:#?}",
+            d.status.conditions
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let throttled = sim
+        .calls()
+        .iter()
+        .filter(|c| {
+            c.error_code.as_deref() == Some("Throttling")
+                || c.error_code.as_deref() == Some("ThrottlingException")
+        })
+        .count();
+    eprintln!(
+        "Ready after {:?} with {throttled} throttled calls and {failed_passes} failed passes",
+        start.elapsed()
+    );
+    assert!(throttled > 0, "the fault was injected");
+    let r = region_state(&sim);
+    assert_eq!(
+        r["integrations"].as_object().map(|m| m.len()),
+        Some(1),
+        "exactly one integration"
     );
 }
