@@ -242,3 +242,50 @@ async fn an_operator_killed_after_create_integration_never_makes_a_second_one() 
     );
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rds_postgresql_into_a_provisioned_connection_creates_the_database_from_the_source_database(
+) -> Result<()> {
+    const WAREHOUSE_NS: &str =
+        "arn:aws:redshift:us-east-1:111111111111:namespace:8d2e4f6a-0b1c-4d3e-8f5a-6b7c8d9e0f02";
+    let env = TestEnv::new("zei-pg").await?;
+    let sim = start_sample_sim().await?;
+    let _operator = start_operator(&env, &sim, "operator.log").await?;
+    let connection = json!({"region": "us-east-1", "provisioned": {"clusterIdentifier": "warehouse-ra3"}, "database": "dev", "auth": {"dbUser": "zeroetl"}});
+    apply_kind(&env, "RedshiftConnection", "warehouse", connection).await?;
+    let integration = json!({
+        "source": {"dbInstanceIdentifier": "accounts-postgres"},
+        "target": {"connectionRef": {"name": "warehouse"}},
+        "dataFilter": "include: accounts.public.*",
+        "destinationDatabase": {"name": "accounts", "sourceDatabase": "accounts"},
+    });
+    apply_kind(
+        &env,
+        "ZeroEtlIntegration",
+        "accounts-to-warehouse",
+        integration,
+    )
+    .await?;
+    let ready = wait_for_condition(
+        &env.integrations(),
+        "accounts-to-warehouse",
+        "Ready",
+        "True",
+        READY_TIMEOUT,
+    )
+    .await?;
+    let target = ready
+        .data
+        .pointer("/status/targetArn")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    ensure!(target == WAREHOUSE_NS, "status.targetArn {target}");
+    let r = &sim.state_json()["accounts"]["111111111111"]["regions"]["us-east-1"];
+    ensure!(
+        r["databases"][WAREHOUSE_NS] == json!(["accounts"]),
+        "databases: {}",
+        r["databases"]
+    );
+    ensure!(integrations_in_aws(&sim).len() == 1, "one integration");
+    Ok(())
+}
