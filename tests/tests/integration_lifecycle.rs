@@ -289,3 +289,41 @@ async fn rds_postgresql_into_a_provisioned_connection_creates_the_database_from_
     ensure!(integrations_in_aws(&sim).len() == 1, "one integration");
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn half_of_all_aws_calls_throttled_still_reaches_ready() -> Result<()> {
+    let env = TestEnv::new("zei-throttle").await?;
+    let sim = start_sample_sim().await?;
+    sim.inject(Fault::new("*", FaultKind::Throttle).with_rate(0.5));
+    let _operator = start_operator(&env, &sim, "operator.log").await?;
+    let started = Instant::now();
+    apply_pair(&env, "Delete").await?;
+    // Generous: throttled calls back off, and this runs beside the rest of the suite on two cores.
+    wait_for_condition(
+        &env.integrations(),
+        NAME,
+        "Ready",
+        "True",
+        Duration::from_secs(240),
+    )
+    .await?;
+    let throttled = sim
+        .calls()
+        .iter()
+        .filter(|c| {
+            c.error_code
+                .as_deref()
+                .is_some_and(|c| c.starts_with("Throttling"))
+        })
+        .count();
+    eprintln!(
+        "Ready after {:?} with {throttled} throttled calls",
+        started.elapsed()
+    );
+    ensure!(throttled > 0, "the fault was injected");
+    ensure!(
+        integrations_in_aws(&sim).len() == 1,
+        "exactly one integration"
+    );
+    Ok(())
+}
