@@ -15,9 +15,6 @@ use tracing::{info, info_span, warn, Instrument};
 use zeroetl_api::{RedshiftConnection, ZeroEtlIntegration};
 use zeroetl_reconciler::{connection, integration, Context, Error};
 
-/// Label on every Secret the operator publishes, so the Secret watch sees only ours.
-pub const MANAGED_BY_SELECTOR: &str = "app.kubernetes.io/managed-by=zeroetl-operator";
-
 /// Where a controller watches: one namespace, or all of them.
 fn api<K>(client: &Client, namespace: Option<&str>) -> Api<K>
 where
@@ -111,7 +108,7 @@ pub fn connections(
         // A published Secret that is edited or deleted is put back.
         .owns(
             api::<Secret>(client, namespace),
-            watcher::Config::default().labels(MANAGED_BY_SELECTOR),
+            watcher::Config::default().labels(connection::MANAGED_BY_SELECTOR),
         )
         .with_config(ControllerConfig::default().concurrency(concurrency))
         .graceful_shutdown_on(shutdown)

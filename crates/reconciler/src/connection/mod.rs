@@ -6,6 +6,7 @@
 mod identity;
 pub mod plan;
 mod secret;
+pub use secret::MANAGED_BY_SELECTOR;
 mod verify;
 
 #[cfg(test)]

@@ -14,7 +14,9 @@ use super::plan::{reasons, Step};
 use crate::error::Error;
 
 const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
-const MANAGED_BY: &str = "zeroetl-operator";
+const MANAGED_BY: &str = crate::status::FIELD_MANAGER;
+/// Selects the Secrets this module publishes; the controller watches only these.
+pub const MANAGED_BY_SELECTOR: &str = "app.kubernetes.io/managed-by=zeroetl-operator";
 const CONNECTION_LABEL: &str = "zeroetl.dev/connection";
 
 fn owner_reference(obj: &RedshiftConnection) -> Option<OwnerReference> {
@@ -117,7 +119,7 @@ async fn write(
 pub async fn remove_stale(client: &kube::Client, obj: &RedshiftConnection, current: Option<&str>) {
     let api: Api<Secret> = Api::namespaced(client.clone(), &obj.namespace().unwrap_or_default());
     let listed = match api
-        .list(&ListParams::default().labels(&format!("{MANAGED_BY_LABEL}={MANAGED_BY}")))
+        .list(&ListParams::default().labels(MANAGED_BY_SELECTOR))
         .await
     {
         Ok(list) => list,
@@ -139,5 +141,18 @@ pub async fn remove_stale(client: &kube::Client, obj: &RedshiftConnection, curre
                 tracing::warn!(secret = %s.name_any(), error = %e, "could not delete a stale connection secret")
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_watch_selector_matches_the_label_published_secrets_carry() {
+        assert_eq!(
+            MANAGED_BY_SELECTOR,
+            format!("{MANAGED_BY_LABEL}={MANAGED_BY}")
+        );
     }
 }
