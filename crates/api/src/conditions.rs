@@ -70,13 +70,47 @@ pub struct Decided {
 }
 
 impl Decided {
+    /// A condition; `reason` is made valid (see [`sanitize_reason`]) so that no text from AWS can make the
+    /// API server refuse a status.
     pub fn new(type_: &str, status: Status, reason: &str, message: impl Into<String>) -> Decided {
         Decided {
             type_: type_.to_string(),
             status,
-            reason: reason.to_string(),
+            reason: sanitize_reason(reason),
             message: message.into(),
         }
+    }
+}
+
+/// Whether `reason` matches what `metav1.Condition` allows: `^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$`, at
+/// most 1024 characters.
+pub fn is_valid_reason(reason: &str) -> bool {
+    let bytes = reason.as_bytes();
+    let inner = |b: &u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b',' | b':');
+    let last = |b: &u8| b.is_ascii_alphanumeric() || *b == b'_';
+    !bytes.is_empty()
+        && bytes.len() <= 1024
+        && bytes[0].is_ascii_alphabetic()
+        && bytes.iter().all(inner)
+        && bytes.last().is_some_and(last)
+}
+
+/// The one reason sanitizer: a valid reason unchanged; otherwise its letters, digits and underscores (at
+/// most 1024, starting with a letter), or `Unknown` when nothing is left.
+pub fn sanitize_reason(reason: &str) -> String {
+    if is_valid_reason(reason) {
+        return reason.to_string();
+    }
+    let kept: String = reason
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .skip_while(|c| !c.is_ascii_alphabetic())
+        .take(1024)
+        .collect();
+    if kept.is_empty() {
+        "Unknown".to_string()
+    } else {
+        kept
     }
 }
 
@@ -142,6 +176,23 @@ mod tests {
 
     fn t(secs: i64) -> Time {
         Time(Timestamp::from_second(secs).unwrap())
+    }
+
+    #[test]
+    fn reasons_are_made_valid() {
+        assert_eq!(
+            sanitize_reason("IntegrationNotFoundFault"),
+            "IntegrationNotFoundFault"
+        );
+        assert_eq!(sanitize_reason("Bad Reason!"), "BadReason");
+        assert_eq!(sanitize_reason("42:x"), "x");
+        assert_eq!(sanitize_reason(""), "Unknown");
+        assert_eq!(sanitize_reason("!!"), "Unknown");
+        assert!(is_valid_reason("A,b:c_d") && !is_valid_reason("A:") && !is_valid_reason("1A"));
+        assert_eq!(
+            Decided::new(READY, Status::False, "no good", "").reason,
+            "nogood"
+        );
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The two controllers, one per kind and watched namespace: what triggers a reconcile, how many run at once,
-//! and the bookkeeping around each reconcile (metrics, backoff reset, logs).
+//! and the span around each reconcile (the pipeline itself writes status, events, metrics and backoff).
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -13,6 +14,7 @@ use kube::runtime::{watcher, Controller};
 use kube::{Api, Client, ResourceExt};
 use tracing::{info, info_span, warn, Instrument};
 use zeroetl_api::{RedshiftConnection, ZeroEtlIntegration};
+use zeroetl_reconciler::metrics::ReconcileResult;
 use zeroetl_reconciler::{connection, integration, Context, Error};
 
 /// Where a controller watches: one namespace, or all of them.
@@ -149,7 +151,8 @@ pub fn integrations_targeting(
         .collect()
 }
 
-/// Runs one reconcile inside a span, with metrics and backoff bookkeeping.
+/// Runs one reconcile inside a span that names the object and the pass (`reconcile_id`), and counts the
+/// passes that end in an error (the pipeline counts the others, and owns backoff).
 async fn observed<K>(
     kind: &'static str,
     obj: Arc<K>,
@@ -159,23 +162,27 @@ async fn observed<K>(
 where
     K: kube::Resource + ResourceExt,
 {
-    let key = format!("{}/{}", obj.namespace().unwrap_or_default(), obj.name_any());
-    let span = info_span!("reconcile", kind, object = %key, generation = obj.meta().generation.unwrap_or_default());
+    static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+    let span = info_span!(
+        "reconcile",
+        kind,
+        namespace = %obj.namespace().unwrap_or_default(),
+        name = %obj.name_any(),
+        generation = obj.meta().generation.unwrap_or_default(),
+        reconcile_id = NEXT_ID.fetch_add(1, Ordering::Relaxed),
+    );
     let started = Instant::now();
     let result = reconcile(obj, ctx.clone()).instrument(span.clone()).await;
-    ctx.metrics.reconciled(kind, started.elapsed());
     let _entered = span.enter();
     match &result {
-        Ok(action) => {
-            ctx.backoff.reset(&key);
-            info!(
-                ?action,
-                took_ms = started.elapsed().as_millis() as u64,
-                "reconciled"
-            );
-        }
+        Ok(action) => info!(
+            ?action,
+            took_ms = started.elapsed().as_millis() as u64,
+            "reconciled"
+        ),
         Err(e) => {
-            ctx.metrics.failed(kind, e.metric_label());
+            ctx.metrics
+                .reconciled(kind, ReconcileResult::error, started.elapsed());
             warn!(error = %e, category = ?e.category(), "reconcile failed");
         }
     }

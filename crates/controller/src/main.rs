@@ -10,7 +10,7 @@ use prometheus_client::registry::Registry;
 use tokio::sync::watch;
 use tracing::{error, info, warn};
 use zeroetl_reconciler::aws::{AwsClients, AwsSettings};
-use zeroetl_reconciler::events::Events;
+use zeroetl_reconciler::k8s::Events;
 use zeroetl_reconciler::metrics::Metrics;
 use zeroetl_reconciler::{Config, Context};
 
@@ -79,6 +79,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
             _ = stopped() => return finish(server).await,
         }
     }
+    metrics.leader.set(1);
 
     let ctx = Arc::new(Context {
         client: client.clone(),

@@ -1,12 +1,12 @@
 //! Errors with a category that decides what happens next (ACK's terminal/recoverable split, refined):
 //! terminal → Stalled until the spec or the world changes; retryable → exponential backoff with jitter;
-//! throttled → longer backoff (the SDK's adaptive retry already rate-limits per service client); waiting → AWS
-//! is still working, requeue after a hint.
+//! throttled → longer backoff; waiting → AWS (or another object) is still working, look again after a hint.
 
 use std::time::Duration;
 
-use aws_smithy_runtime_api::client::result::SdkError;
-use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use zeroetl_api::conditions::reasons;
+
+use crate::aws::AwsErrorKind;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Category {
@@ -16,7 +16,7 @@ pub enum Category {
     Retryable,
     /// AWS asked us to slow down.
     Throttled,
-    /// AWS is still working on something we asked for.
+    /// AWS (or another object) is still working on something.
     Waiting,
 }
 
@@ -31,7 +31,7 @@ pub enum Error {
         action: &'static str,
         code: String,
         message: String,
-        category: Category,
+        kind: AwsErrorKind,
     },
 
     /// A condition the operator cannot fix by retrying; `reason` becomes the Stalled reason.
@@ -45,9 +45,6 @@ pub enum Error {
         message: String,
         retry_after: Duration,
     },
-
-    #[error("finalizer error: {0}")]
-    Finalizer(#[source] Box<kube::runtime::finalizer::Error<Error>>),
 
     #[error("serialization error: {0}")]
     Serialization(#[from] serde_json::Error),
@@ -73,184 +70,67 @@ impl Error {
 
     pub fn category(&self) -> Category {
         match self {
-            Error::Aws { category, .. } => *category,
+            Error::Aws { kind, .. } => kind.category(),
             Error::Terminal { .. } | Error::Serialization(_) => Category::Terminal,
             Error::Waiting { .. } => Category::Waiting,
+            // A request the API server refuses as invalid will be refused again.
             Error::Kube(kube::Error::Api(s)) if s.code == 422 || s.code == 400 => {
                 Category::Terminal
             }
             Error::Kube(_) => Category::Retryable,
-            Error::Finalizer(inner) => match inner.as_ref() {
-                kube::runtime::finalizer::Error::ApplyFailed(e)
-                | kube::runtime::finalizer::Error::CleanupFailed(e) => e.category(),
-                _ => Category::Retryable,
-            },
         }
+    }
+
+    /// The AWS error kind, if this is an AWS error.
+    pub fn aws_kind(&self) -> Option<AwsErrorKind> {
+        match self {
+            Error::Aws { kind, .. } => Some(*kind),
+            _ => None,
+        }
+    }
+
+    pub fn is_aws(&self, kind: AwsErrorKind) -> bool {
+        self.aws_kind() == Some(kind)
     }
 
     /// A short, bounded label for metrics (never a free-form message).
     pub fn metric_label(&self) -> &'static str {
         match self {
             Error::Kube(_) => "kube",
-            Error::Aws {
-                category: Category::Throttled,
-                ..
-            } => "aws_throttled",
-            Error::Aws {
-                category: Category::Terminal,
-                ..
-            } => "aws_terminal",
-            Error::Aws { .. } => "aws_retryable",
+            Error::Aws { kind, .. } => match kind.category() {
+                Category::Throttled => "aws_throttled",
+                Category::Terminal => "aws_terminal",
+                Category::Waiting => "aws_waiting",
+                Category::Retryable => "aws_retryable",
+            },
             Error::Terminal { .. } => "terminal",
             Error::Waiting { .. } => "waiting",
-            Error::Finalizer(_) => "finalizer",
             Error::Serialization(_) => "serialization",
         }
     }
 
-    /// The CamelCase reason a condition shows for this error: the AWS error code where there is one.
+    /// The CamelCase reason a condition shows for this error: the AWS error code where there is one, with
+    /// every access-denied spelling as `AccessDenied` so users and tools match one reason.
     pub fn reason(&self) -> String {
         match self {
+            Error::Aws {
+                kind: AwsErrorKind::AccessDenied,
+                ..
+            } => reasons::ACCESS_DENIED.into(),
             Error::Aws { code, .. } => code.clone(),
             Error::Terminal { reason, .. } | Error::Waiting { reason, .. } => reason.clone(),
             Error::Kube(_) => "KubernetesApiError".into(),
-            Error::Finalizer(inner) => match inner.as_ref() {
-                kube::runtime::finalizer::Error::ApplyFailed(e)
-                | kube::runtime::finalizer::Error::CleanupFailed(e) => e.reason(),
-                _ => "FinalizerError".into(),
-            },
             Error::Serialization(_) => "SerializationError".into(),
         }
     }
 
-    /// The AWS error code, if this is an AWS service error.
-    pub fn aws_code(&self) -> Option<&str> {
+    /// How long to wait before looking again when this error is recorded as work in progress.
+    pub fn retry_after(&self) -> Duration {
         match self {
-            Error::Aws { code, .. } => Some(code),
-            _ => None,
+            Error::Waiting { retry_after, .. } => *retry_after,
+            e if e.category() == Category::Waiting => crate::timing::WAITING_DEFAULT,
+            _ => crate::timing::RETRY_DEFAULT,
         }
-    }
-}
-
-impl From<kube::runtime::finalizer::Error<Error>> for Error {
-    fn from(e: kube::runtime::finalizer::Error<Error>) -> Self {
-        Error::Finalizer(Box::new(e))
-    }
-}
-
-/// Classifies an AWS SDK error. `service` and `action` name the call (e.g. "rds", "CreateIntegration") so
-/// that an AccessDenied can say which permission is missing.
-pub fn aws<E, R>(service: &'static str, action: &'static str, err: SdkError<E, R>) -> Error
-where
-    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug,
-{
-    match &err {
-        SdkError::ServiceError(ctx) => {
-            let e = ctx.err();
-            let code = e.code().unwrap_or("Unknown").to_string();
-            let mut message = e.message().unwrap_or_default().to_string();
-            let category = categorize(&code);
-            if category == Category::Terminal
-                && is_access_denied(&code)
-                && !message.contains(&format!("{service}:{action}"))
-            {
-                message = format!("{message} (the operator's identity needs {service}:{action})");
-            }
-            Error::Aws {
-                service,
-                action,
-                code,
-                message,
-                category,
-            }
-        }
-        SdkError::ConstructionFailure(_) => Error::Aws {
-            service,
-            action,
-            code: "InvalidRequest".into(),
-            message: format!("the request could not be built: {}", error_chain(&err)),
-            category: Category::Terminal,
-        },
-        // Timeouts, dispatch (connection) failures and unparseable responses are transient.
-        _ => Error::Aws {
-            service,
-            action,
-            code: "NetworkError".into(),
-            message: error_chain(&err),
-            category: Category::Retryable,
-        },
-    }
-}
-
-fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut out = err.to_string();
-    let mut source = err.source();
-    while let Some(s) = source {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        source = s.source();
-    }
-    out
-}
-
-fn is_access_denied(code: &str) -> bool {
-    matches!(
-        code,
-        "AccessDenied" | "AccessDeniedException" | "UnauthorizedOperation" | "AuthorizationError"
-    )
-}
-
-/// Maps an AWS error code to a category. Codes not listed are retryable: a wrong guess costs a few retries,
-/// while a wrongly terminal error would stall an object that could have converged.
-pub fn categorize(code: &str) -> Category {
-    match code {
-        "Throttling"
-        | "ThrottlingException"
-        | "RequestLimitExceeded"
-        | "TooManyRequestsException"
-        | "SlowDown"
-        | "RequestThrottled"
-        | "RequestThrottledException"
-        | "ProvisionedThroughputExceededException" => Category::Throttled,
-        c if is_access_denied(c) => Category::Terminal,
-        "InvalidClientTokenId"
-        | "SignatureDoesNotMatch"
-        | "UnrecognizedClientException"
-        | "InvalidAccessKeyId"
-        | "ExpiredToken"
-        | "ExpiredTokenException" => Category::Terminal,
-        "InvalidParameterValue"
-        | "InvalidParameterCombination"
-        | "ValidationException"
-        | "ValidationError"
-        | "MissingParameter"
-        | "InvalidParameterValueException"
-        | "MalformedPolicyDocument" => Category::Terminal,
-        "IntegrationQuotaExceededFault"
-        | "DBParameterGroupQuotaExceeded"
-        | "ServiceQuotaExceededException"
-        | "KMSKeyNotAccessibleFault"
-        | "IntegrationAlreadyExistsFault" => Category::Terminal,
-        "DBClusterNotFoundFault"
-        | "DBInstanceNotFound"
-        | "DBInstanceNotFoundFault"
-        | "ClusterNotFound"
-        | "ClusterNotFoundFault"
-        | "ResourceNotFoundException"
-        | "ResourceNotFoundFault"
-        | "NoSuchBucket"
-        | "NoSuchEntity" => Category::Terminal,
-        "IntegrationConflictOperationFault"
-        | "InvalidIntegrationStateFault"
-        | "InvalidDBClusterStateFault"
-        | "InvalidDBInstanceState"
-        | "InvalidDBInstanceStateFault"
-        | "InvalidClusterState"
-        | "InvalidClusterStateFault"
-        | "ConflictException"
-        | "InvalidDBParameterGroupState" => Category::Waiting,
-        _ => Category::Retryable,
     }
 }
 
@@ -259,30 +139,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn codes_map_to_categories() {
-        assert_eq!(categorize("Throttling"), Category::Throttled);
-        assert_eq!(categorize("ThrottlingException"), Category::Throttled);
-        assert_eq!(categorize("AccessDenied"), Category::Terminal);
-        assert_eq!(
-            categorize("IntegrationQuotaExceededFault"),
-            Category::Terminal
-        );
-        assert_eq!(
-            categorize("InvalidIntegrationStateFault"),
-            Category::Waiting
-        );
-        assert_eq!(categorize("InternalFailure"), Category::Retryable);
-        assert_eq!(categorize("SomethingNew"), Category::Retryable);
-    }
-
-    #[test]
     fn reasons_and_labels() {
         let e = Error::Aws {
             service: "rds",
             action: "CreateIntegration",
-            code: "AccessDenied".into(),
+            code: "AccessDeniedException".into(),
             message: "no".into(),
-            category: Category::Terminal,
+            kind: AwsErrorKind::AccessDenied,
         };
         assert_eq!(
             (e.reason().as_str(), e.metric_label(), e.category()),
@@ -290,8 +153,8 @@ mod tests {
         );
         let w = Error::waiting("Creating", "still creating", Duration::from_secs(5));
         assert_eq!(
-            (w.category(), w.reason().as_str()),
-            (Category::Waiting, "Creating")
+            (w.category(), w.reason().as_str(), w.retry_after()),
+            (Category::Waiting, "Creating", Duration::from_secs(5))
         );
     }
 }

@@ -1,11 +1,14 @@
-//! Prometheus metrics: reconciles, their errors by category, their duration, and AWS calls by operation.
+//! Prometheus metrics of the reconcilers, all under `zeroetl_`: reconciles by result, their duration, AWS
+//! calls, errors and throttles, and status writes (and the writes the API server refused, always a bug of
+//! ours). Per-object condition gauges are collected from the watch caches by the controller crate.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
@@ -14,10 +17,24 @@ pub struct KindLabels {
     pub kind: &'static str,
 }
 
+/// How a reconcile ended.
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq, EncodeLabelValue)]
+#[allow(non_camel_case_types)] // label values are lower case
+pub enum ReconcileResult {
+    /// Ready, nothing to do until the next recheck.
+    success,
+    /// Work under way: looked at again soon.
+    requeue,
+    /// A transient failure: backing off.
+    error,
+    /// Stalled: the spec or the world must change.
+    stalled,
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct ErrorLabels {
+pub struct ResultLabels {
     pub kind: &'static str,
-    pub error: &'static str,
+    pub result: ReconcileResult,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -26,13 +43,29 @@ pub struct AwsCallLabels {
     pub operation: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct AwsErrorLabels {
+    pub service: String,
+    pub operation: String,
+    pub code: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ServiceLabels {
+    pub service: String,
+}
+
 #[derive(Debug)]
 pub struct Metrics {
-    pub reconciles: Family<KindLabels, Counter>,
-    pub failures: Family<ErrorLabels, Counter>,
+    pub reconciles: Family<ResultLabels, Counter>,
     pub duration: Family<KindLabels, Histogram>,
     pub aws_calls: Family<AwsCallLabels, Counter>,
+    pub aws_errors: Family<AwsErrorLabels, Counter>,
+    pub aws_throttled: Family<ServiceLabels, Counter>,
     pub status_writes: Family<KindLabels, Counter>,
+    pub status_write_rejections: Family<KindLabels, Counter>,
+    /// 1 while this replica holds the Lease (or runs without leader election).
+    pub leader: Gauge,
     aws_calls_total: AtomicU64,
 }
 
@@ -41,20 +74,22 @@ impl Metrics {
     pub fn new(registry: &mut Registry) -> Metrics {
         let m = Metrics {
             reconciles: Family::default(),
-            failures: Family::default(),
             duration: Family::new_with_constructor(|| {
                 Histogram::new([0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0])
             }),
             aws_calls: Family::default(),
+            aws_errors: Family::default(),
+            aws_throttled: Family::default(),
             status_writes: Family::default(),
+            status_write_rejections: Family::default(),
+            leader: Gauge::default(),
             aws_calls_total: AtomicU64::new(0),
         };
         let r = registry.sub_registry_with_prefix("zeroetl");
-        r.register("reconciles", "Reconciles by kind", m.reconciles.clone());
         r.register(
-            "reconcile_failures",
-            "Failed reconciles by kind and error category",
-            m.failures.clone(),
+            "reconciles",
+            "Reconciles by kind and result (success, requeue, error, stalled)",
+            m.reconciles.clone(),
         );
         r.register(
             "reconcile_duration_seconds",
@@ -67,24 +102,40 @@ impl Metrics {
             m.aws_calls.clone(),
         );
         r.register(
+            "aws_errors",
+            "AWS API errors by service, operation and error code",
+            m.aws_errors.clone(),
+        );
+        r.register(
+            "aws_throttled",
+            "AWS API calls that were throttled, by service",
+            m.aws_throttled.clone(),
+        );
+        r.register(
             "status_writes",
-            "Status patches sent (unchanged statuses are skipped)",
+            "Status writes sent (unchanged statuses are skipped)",
             m.status_writes.clone(),
+        );
+        r.register(
+            "status_write_rejections",
+            "Status writes the API server refused (always an operator bug)",
+            m.status_write_rejections.clone(),
+        );
+        r.register(
+            "leader",
+            "1 while this replica holds the leader Lease",
+            m.leader.clone(),
         );
         m
     }
 
-    pub fn reconciled(&self, kind: &'static str, took: Duration) {
-        self.reconciles.get_or_create(&KindLabels { kind }).inc();
+    pub fn reconciled(&self, kind: &'static str, result: ReconcileResult, took: Duration) {
+        self.reconciles
+            .get_or_create(&ResultLabels { kind, result })
+            .inc();
         self.duration
             .get_or_create(&KindLabels { kind })
             .observe(took.as_secs_f64());
-    }
-
-    pub fn failed(&self, kind: &'static str, error: &'static str) {
-        self.failures
-            .get_or_create(&ErrorLabels { kind, error })
-            .inc();
     }
 
     pub fn aws_call(&self, service: &str, operation: &str) {
@@ -94,6 +145,33 @@ impl Metrics {
                 service: service.to_string(),
                 operation: operation.to_string(),
             })
+            .inc();
+    }
+
+    pub fn aws_error(&self, service: &str, operation: &str, code: &str, throttled: bool) {
+        self.aws_errors
+            .get_or_create(&AwsErrorLabels {
+                service: service.to_string(),
+                operation: operation.to_string(),
+                code: code.to_string(),
+            })
+            .inc();
+        if throttled {
+            self.aws_throttled
+                .get_or_create(&ServiceLabels {
+                    service: service.to_string(),
+                })
+                .inc();
+        }
+    }
+
+    pub fn status_written(&self, kind: &'static str) {
+        self.status_writes.get_or_create(&KindLabels { kind }).inc();
+    }
+
+    pub fn status_rejected(&self, kind: &'static str) {
+        self.status_write_rejections
+            .get_or_create(&KindLabels { kind })
             .inc();
     }
 

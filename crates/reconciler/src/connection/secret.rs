@@ -10,11 +10,11 @@ use kube::api::{DeleteParams, ListParams, PostParams};
 use kube::{Api, Resource, ResourceExt};
 use zeroetl_api::RedshiftConnection;
 
-use super::plan::{reasons, Step};
+use super::reasons;
 use crate::error::Error;
 
 const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
-const MANAGED_BY: &str = crate::status::FIELD_MANAGER;
+const MANAGED_BY: &str = crate::k8s::FIELD_MANAGER;
 /// Selects the Secrets this module publishes; the controller watches only these.
 pub const MANAGED_BY_SELECTOR: &str = "app.kubernetes.io/managed-by=zeroetl-operator";
 const CONNECTION_LABEL: &str = "zeroetl.dev/connection";
@@ -48,35 +48,19 @@ fn encode(data: &BTreeMap<String, String>) -> BTreeMap<String, ByteString> {
 }
 
 /// Creates or updates the Secret `name` to hold exactly `data`. A Secret of that name that this connection
-/// does not own is left alone and reported.
+/// does not own is left alone and reported (`SecretConflict`).
 pub async fn publish(
     client: &kube::Client,
     obj: &RedshiftConnection,
     name: &str,
     data: &BTreeMap<String, String>,
-) -> Step {
-    match write(client, obj, name, data).await {
-        Ok(step) => step,
-        Err(e) => Step::from_error(&e),
-    }
-}
-
-async fn write(
-    client: &kube::Client,
-    obj: &RedshiftConnection,
-    name: &str,
-    data: &BTreeMap<String, String>,
-) -> Result<Step, Error> {
+) -> Result<(), Error> {
     let ns = obj.namespace().unwrap_or_default();
     let api: Api<Secret> = Api::namespaced(client.clone(), &ns);
     let Some(owner) = owner_reference(obj) else {
         return Err(Error::terminal("NoUid", "the connection has no uid yet"));
     };
     let wanted = encode(data);
-    let published = Step::passed(
-        reasons::PUBLISHED,
-        format!("Secret {name} holds the connection's coordinates"),
-    );
     match api.get_opt(name).await? {
         None => {
             let secret = Secret {
@@ -93,13 +77,13 @@ async fn write(
             };
             api.create(&PostParams { field_manager: Some(MANAGED_BY.into()), ..Default::default() }, &secret).await?;
             tracing::info!(secret = name, "published connection secret");
-            Ok(published)
+            Ok(())
         }
-        Some(existing) if !owned_by(&existing, obj) => Ok(Step::failed(
+        Some(existing) if !owned_by(&existing, obj) => Err(Error::terminal(
             reasons::SECRET_CONFLICT,
             format!("Secret {name} already exists and is not owned by this RedshiftConnection; delete it or choose another spec.connectionSecret.name"),
         )),
-        Some(existing) if existing.data.as_ref() == Some(&wanted) && existing.type_.as_deref() == Some("Opaque") => Ok(published),
+        Some(existing) if existing.data.as_ref() == Some(&wanted) && existing.type_.as_deref() == Some("Opaque") => Ok(()),
         Some(mut existing) => {
             // A full replace (guarded by resourceVersion) so that keys someone else added are removed too: the
             // Secret holds exactly the published coordinates.
@@ -109,7 +93,7 @@ async fn write(
             existing.labels_mut().extend(labels(obj));
             api.replace(name, &PostParams { field_manager: Some(MANAGED_BY.into()), ..Default::default() }, &existing).await?;
             tracing::info!(secret = name, "updated connection secret");
-            Ok(published)
+            Ok(())
         }
     }
 }

@@ -9,7 +9,7 @@ use serde_json::json;
 use zeroetl_api::RedshiftConnectionSpec;
 
 use super::plan::{self, reasons, Step, Steps};
-use super::verify;
+use super::{apply, observe};
 use crate::aws::{AwsClients, AwsSettings, Clients, Identity};
 use crate::metrics::Metrics;
 
@@ -54,9 +54,19 @@ fn spec(value: serde_json::Value) -> RedshiftConnectionSpec {
     serde_json::from_value(value).expect("valid spec")
 }
 
+/// Observe → plan → the AWS actions (the Secret needs Kubernetes and is left out) → the steps.
 async fn verify(c: &Clients, spec: &RedshiftConnectionSpec) -> Steps {
-    let mut steps = Steps::default();
-    verify::warehouse_steps(c, spec, &mut steps).await;
+    let seen = observe::observe(c, spec).await;
+    let (mut steps, actions) = plan::plan(spec, &seen);
+    if let Ok(w) = &seen.described {
+        for action in &actions {
+            if *action == plan::Action::EnableCaseSensitivity {
+                if let Err(e) = apply::enable_case_sensitivity(c, w).await {
+                    steps.set(action.condition_type(), Step::from_error(&e));
+                }
+            }
+        }
+    }
     steps
 }
 
@@ -239,7 +249,7 @@ async fn a_wrong_external_id_is_access_denied_before_any_other_call() {
     );
     assert!(matches!(
         decision.progress,
-        crate::outcome::Progress::Stalled { .. }
+        crate::progress::Progress::Stalled { .. }
     ));
     let services: Vec<String> = sim
         .calls()

@@ -2,6 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use aws_sdk_rds::types::IntegrationStatus;
 use chrono::{DateTime, Utc};
 use zeroetl_api::arn::SourceKind;
 use zeroetl_api::integration::IntegrationError;
@@ -16,6 +17,16 @@ pub enum Observed<T> {
     /// Looked for and not there; the message says what was missing.
     NotFound(String),
     Seen(T),
+}
+
+impl<T> Observed<T> {
+    /// The observed value, if it was seen.
+    pub fn seen(&self) -> Option<&T> {
+        match self {
+            Observed::Seen(t) => Some(t),
+            _ => None,
+        }
+    }
 }
 
 /// An RDS parameter group (DB or DB cluster) and its values.
@@ -71,18 +82,30 @@ pub struct TargetState {
 }
 
 /// An integration as DescribeIntegrations reports it.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AwsIntegration {
     pub arn: String,
     pub name: String,
     pub source_arn: String,
     pub target_arn: String,
-    pub status: String,
+    pub status: IntegrationStatus,
     pub data_filter: Option<String>,
     pub description: Option<String>,
     pub tags: BTreeMap<String, String>,
     pub errors: Vec<IntegrationError>,
     pub create_time: Option<DateTime<Utc>>,
+}
+
+impl AwsIntegration {
+    /// Replicating or on its way to it: not failed, not in need of attention, not being deleted.
+    pub fn is_healthy(&self) -> bool {
+        !matches!(
+            self.status,
+            IntegrationStatus::Failed
+                | IntegrationStatus::NeedsAttention
+                | IntegrationStatus::Deleting
+        )
+    }
 }
 
 /// Where the target namespace comes from.

@@ -20,14 +20,17 @@ use zeroetl_api::integration::{
     DestinationDatabase, IntegrationSource, IntegrationTarget, LocalObjectRef, PrerequisiteMode,
     Prerequisites, ZeroEtlIntegrationSpec, ZeroEtlIntegrationStatus,
 };
-use zeroetl_api::RedshiftConnection;
+use zeroetl_api::{RedshiftConnection, ZeroEtlIntegration};
 
+use super::observe::{self, Observation};
+use super::observed::Observed;
 use super::observed::TargetRef;
-use super::pass::{self, Pass, Passed};
 use super::plan::reasons;
 use crate::aws::{AwsClients, AwsSettings, Clients, Identity};
+use crate::k8s::Notice;
 use crate::metrics::Metrics;
-use crate::outcome::Progress;
+use crate::pipeline;
+use crate::progress::Progress;
 
 const ACCOUNT: &str = "111111111111";
 const REGION: &str = "us-east-1";
@@ -127,6 +130,13 @@ fn analytics_connection() -> RedshiftConnection {
     c
 }
 
+/// What one pass left behind.
+struct Passed {
+    progress: Progress,
+    /// The changes it made in AWS.
+    changes: Vec<Notice>,
+}
+
 /// One integration object, driven pass after pass as the controller would.
 struct Driver {
     clients: Arc<Clients>,
@@ -156,7 +166,7 @@ impl Driver {
     fn target_ref(&self) -> TargetRef {
         match (&self.spec.target.namespace_arn, &self.connection) {
             (Some(arn), _) => TargetRef::Arn(arn.clone()),
-            (None, Some(c)) => super::resolve::connection_target(c),
+            (None, Some(c)) => observe::connection_target(c),
             (None, None) => TargetRef::Waiting {
                 reason: "ConnectionNotFound".into(),
                 message: "none".into(),
@@ -168,23 +178,44 @@ impl Driver {
         self.try_pass().await.expect("a pass observes AWS")
     }
 
-    /// One pass; an error leaves the status as it was, as a failed reconcile does.
+    /// The object as the controller would hand it over.
+    fn object(&self) -> ZeroEtlIntegration {
+        let mut obj = ZeroEtlIntegration::new(&self.name, self.spec.clone());
+        obj.metadata.namespace = Some("team-a".into());
+        obj.metadata.generation = Some(self.generation);
+        obj.status = Some(self.status.clone());
+        obj
+    }
+
+    /// One pass past Kubernetes (observe AWS → plan → apply → the next status, as finish computes it); an
+    /// error leaves the status as it was, as a failed reconcile does.
     async fn try_pass(&mut self) -> crate::Result<Passed> {
-        let target_ref = self.target_ref();
-        let passed = pass::run(&Pass {
-            spec: &self.spec,
-            name: &self.name,
-            generation: Some(self.generation),
-            status: &self.status,
-            target_ref: &target_ref,
-            connection: self.connection.as_ref(),
-            source_clients: &self.clients,
-            target_clients: &self.clients,
-            now: Time(Timestamp::now()),
-        })
+        let obj = self.object();
+        let seen = observe::observe_aws(
+            &obj,
+            Observation {
+                target_ref: self.target_ref(),
+                connection: self.connection.clone(),
+                source_clients: self.clients.clone(),
+                target_clients: self.clients.clone(),
+                integration: None,
+                source: Observed::Skipped,
+                target: Observed::Skipped,
+            },
+        )
         .await?;
-        self.status = passed.next.clone();
-        Ok(passed)
+        let outcome = super::act(&obj, &seen).await;
+        let next = pipeline::next_status(
+            obj.status.as_ref(),
+            Some(self.generation),
+            &outcome,
+            &Time(Timestamp::now()),
+        );
+        self.status = next;
+        Ok(Passed {
+            progress: outcome.progress,
+            changes: outcome.changes,
+        })
     }
 
     /// Passes until `done` holds, pausing as the plan asks (capped: the simulator is fast).
@@ -322,7 +353,7 @@ async fn fix_mode_takes_wrong_aurora_mysql_and_a_bare_serverless_target_to_ready
     let (calls, mutating) = (sim.calls().len(), sim.mutating_calls());
     let before = d.status.clone();
     let passed = d.pass().await;
-    assert!(passed.actions.is_empty());
+    assert!(passed.changes.is_empty());
     assert_eq!(sim.calls().len() - calls, 1, "{:?}", &sim.calls()[calls..]);
     assert_eq!(sim.mutating_calls(), mutating);
     assert_eq!(d.status, before);

@@ -9,13 +9,16 @@ mod serverless;
 use zeroetl_api::arn::{NamespaceArn, WarehouseKind};
 use zeroetl_api::connection::Endpoint;
 
+use zeroetl_api::RedshiftConnectionSpec;
+
+use crate::aws::data_api::DataApiTarget;
 use crate::aws::Clients;
 use crate::error::{Error, Result};
 
 pub use provisioned::by_cluster;
 pub use serverless::by_workgroup;
 
-/// The parameter zero-ETL needs on the target (AWS-FACTS.md, "Redshift side").
+/// The parameter zero-ETL needs on the target (docs/aws-facts.md, "Redshift side").
 pub const CASE_SENSITIVE_PARAMETER: &str = "enable_case_sensitive_identifier";
 
 /// A Redshift warehouse as observed.
@@ -43,6 +46,10 @@ pub struct Warehouse {
     pub iam_roles: Vec<String>,
     /// The AWS status: the workgroup's (`AVAILABLE`, `MODIFYING`, …) or the cluster's (`available`, `rebooting`, …).
     pub status: String,
+    /// Provisioned: the admin (master) user, who may run `CREATE DATABASE`.
+    pub admin_user: Option<String>,
+    /// The database the warehouse was created with.
+    pub default_database: Option<String>,
 }
 
 impl Warehouse {
@@ -63,6 +70,37 @@ impl Warehouse {
             (_, _, Some(n)) => format!("namespace {n}"),
             _ => self.namespace_arn.clone(),
         }
+    }
+}
+
+/// The warehouse a RedshiftConnection names: its serverless workgroup or provisioned cluster.
+pub async fn of_connection(c: &Clients, spec: &RedshiftConnectionSpec) -> Result<Warehouse> {
+    match (&spec.serverless, &spec.provisioned) {
+        (Some(s), _) => by_workgroup(c, &s.workgroup_name).await,
+        (_, Some(p)) => by_cluster(c, &p.cluster_identifier).await,
+        // Validation guarantees exactly one; this keeps the function total.
+        (None, None) => Err(Error::terminal(
+            "InvalidSpec",
+            "neither serverless nor provisioned is set",
+        )),
+    }
+}
+
+/// Where the Data API runs statements on this warehouse, as which database identity.
+pub fn data_api_target(
+    w: &Warehouse,
+    database: String,
+    db_user: Option<String>,
+    secret_arn: Option<String>,
+) -> DataApiTarget {
+    let provisioned = w.workgroup_name.is_none();
+    DataApiTarget {
+        workgroup_name: w.workgroup_name.clone(),
+        cluster_identifier: w.cluster_identifier.clone().filter(|_| provisioned),
+        database,
+        // Serverless maps the caller's IAM identity to a database user; only clusters take a DbUser.
+        db_user: db_user.filter(|_| provisioned),
+        secret_arn,
     }
 }
 

@@ -7,7 +7,8 @@ use zeroetl_api::connection::Endpoint;
 
 use super::{account_of, is_on, CaseSensitivityChange, Warehouse, CASE_SENSITIVE_PARAMETER};
 use crate::aws::Clients;
-use crate::error::{aws, Category, Error, Result};
+use crate::aws::{incomplete, not_found, sdk_error, AwsErrorKind};
+use crate::error::Result;
 
 /// Resolves a cluster by identifier (DescribeClusters, DescribeClusterParameters).
 pub async fn by_cluster(c: &Clients, id: &str) -> Result<Warehouse> {
@@ -17,33 +18,25 @@ pub async fn by_cluster(c: &Clients, id: &str) -> Result<Warehouse> {
 
 /// Finds the cluster whose ClusterNamespaceArn is `arn` (paginated DescribeClusters).
 pub async fn by_namespace_arn(c: &Clients, arn: &str) -> Result<Warehouse> {
-    let mut marker: Option<String> = None;
-    loop {
-        let out = c
-            .redshift
-            .describe_clusters()
-            .max_records(100)
-            .set_marker(marker.take())
-            .send()
-            .await
-            .map_err(|e| aws("redshift", "DescribeClusters", e))?;
-        if let Some(cluster) = out
-            .clusters()
-            .iter()
-            .find(|k| k.cluster_namespace_arn() == Some(arn))
-        {
-            return warehouse(c, cluster).await;
-        }
-        match out.marker() {
-            Some(m) if !m.is_empty() => marker = Some(m.to_string()),
-            _ => {
-                return Err(Error::terminal(
-                    "NamespaceNotFound",
-                    format!("no Redshift cluster with namespace {arn} in {}", c.region),
-                ))
-            }
+    let mut clusters = c
+        .redshift
+        .describe_clusters()
+        .max_records(100)
+        .into_paginator()
+        .items()
+        .send();
+    while let Some(cluster) = clusters.next().await {
+        let cluster = cluster.map_err(|e| sdk_error("redshift", "DescribeClusters", e))?;
+        if cluster.cluster_namespace_arn() == Some(arn) {
+            return warehouse(c, &cluster).await;
         }
     }
+    Err(not_found(
+        "redshift",
+        "DescribeClusters",
+        "NamespaceNotFound",
+        format!("no Redshift cluster with namespace {arn} in {}", c.region),
+    ))
 }
 
 async fn describe(c: &Clients, id: &str) -> Result<Cluster> {
@@ -53,11 +46,15 @@ async fn describe(c: &Clients, id: &str) -> Result<Cluster> {
         .cluster_identifier(id)
         .send()
         .await
-        .map_err(|e| aws("redshift", "DescribeClusters", e))?;
-    out.clusters()
-        .first()
-        .cloned()
-        .ok_or_else(|| Error::terminal("ClusterNotFound", format!("cluster {id} not found")))
+        .map_err(|e| sdk_error("redshift", "DescribeClusters", e))?;
+    out.clusters().first().cloned().ok_or_else(|| {
+        not_found(
+            "redshift",
+            "DescribeClusters",
+            "ClusterNotFound",
+            format!("cluster {id} not found"),
+        )
+    })
 }
 
 /// The case-sensitivity state of a cluster: the value in its parameter group and whether it still waits
@@ -101,42 +98,28 @@ async fn parameter_state(c: &Clients, cluster: &Cluster) -> Result<ParameterStat
 }
 
 async fn group_parameter(c: &Clients, group: &str, name: &str) -> Result<Option<String>> {
-    let mut marker: Option<String> = None;
-    loop {
-        let out = c
-            .redshift
-            .describe_cluster_parameters()
-            .parameter_group_name(group)
-            .max_records(100)
-            .set_marker(marker.take())
-            .send()
-            .await
-            .map_err(|e| aws("redshift", "DescribeClusterParameters", e))?;
-        if let Some(p) = out
-            .parameters()
-            .iter()
-            .find(|p| p.parameter_name() == Some(name))
-        {
+    let mut parameters = c
+        .redshift
+        .describe_cluster_parameters()
+        .parameter_group_name(group)
+        .max_records(100)
+        .into_paginator()
+        .items()
+        .send();
+    while let Some(p) = parameters.next().await {
+        let p = p.map_err(|e| sdk_error("redshift", "DescribeClusterParameters", e))?;
+        if p.parameter_name() == Some(name) {
             return Ok(p.parameter_value().map(str::to_string));
         }
-        match out.marker() {
-            Some(m) if !m.is_empty() => marker = Some(m.to_string()),
-            _ => return Ok(None),
-        }
     }
+    Ok(None)
 }
 
 async fn warehouse(c: &Clients, cluster: &Cluster) -> Result<Warehouse> {
     let id = cluster.cluster_identifier().unwrap_or_default().to_string();
     let namespace_arn = cluster
         .cluster_namespace_arn()
-        .ok_or_else(|| Error::Aws {
-            service: "redshift",
-            action: "DescribeClusters",
-            code: "IncompleteResponse".into(),
-            message: format!("cluster {id} has no ClusterNamespaceArn"),
-            category: Category::Retryable,
-        })?
+        .ok_or_else(|| incomplete("redshift", "DescribeClusters", "ClusterNamespaceArn"))?
         .to_string();
     let state = parameter_state(c, cluster).await?;
     let endpoint = cluster.endpoint().and_then(|e| {
@@ -163,6 +146,8 @@ async fn warehouse(c: &Clients, cluster: &Cluster) -> Result<Warehouse> {
             .collect(),
         namespace_arn,
         status: cluster.cluster_status().unwrap_or_default().to_string(),
+        admin_user: cluster.master_username().map(str::to_string),
+        default_database: cluster.db_name().map(str::to_string),
     })
 }
 
@@ -197,7 +182,7 @@ pub(super) async fn enable_case_sensitivity(
                 .cluster_parameter_group_name(&name)
                 .send()
                 .await
-                .map_err(|e| aws("redshift", "ModifyCluster", e))?;
+                .map_err(|e| sdk_error("redshift", "ModifyCluster", e))?;
             name
         } else {
             set_parameter(c, &state.group).await?;
@@ -217,7 +202,7 @@ pub(super) async fn enable_case_sensitivity(
         .cluster_identifier(id)
         .send()
         .await
-        .map_err(|e| aws("redshift", "RebootCluster", e))?;
+        .map_err(|e| sdk_error("redshift", "RebootCluster", e))?;
     Ok(CaseSensitivityChange::Rebooting)
 }
 
@@ -231,7 +216,7 @@ async fn group_family(c: &Clients, group: &str) -> Result<String> {
         .parameter_group_name(group)
         .send()
         .await
-        .map_err(|e| aws("redshift", "DescribeClusterParameterGroups", e))?;
+        .map_err(|e| sdk_error("redshift", "DescribeClusterParameterGroups", e))?;
     Ok(out
         .parameter_groups()
         .first()
@@ -253,15 +238,11 @@ async fn create_group(c: &Clients, name: &str, family: &str, cluster_id: &str) -
         .await;
     match created {
         Ok(_) => Ok(()),
-        // Left behind by an earlier attempt that stopped before attaching it: reuse it.
-        Err(e)
-            if e.as_service_error()
-                .and_then(|s| aws_smithy_types::error::metadata::ProvideErrorMetadata::code(s))
-                == Some("ClusterParameterGroupAlreadyExists") =>
-        {
-            Ok(())
-        }
-        Err(e) => Err(aws("redshift", "CreateClusterParameterGroup", e)),
+        Err(e) => match sdk_error("redshift", "CreateClusterParameterGroup", e) {
+            // Left behind by an earlier attempt that stopped before attaching it: reuse it.
+            e if e.is_aws(AwsErrorKind::AlreadyExists) => Ok(()),
+            e => Err(e),
+        },
     }
 }
 
@@ -276,6 +257,6 @@ async fn set_parameter(c: &Clients, group: &str) -> Result<()> {
         .parameters(param)
         .send()
         .await
-        .map_err(|e| aws("redshift", "ModifyClusterParameterGroup", e))?;
+        .map_err(|e| sdk_error("redshift", "ModifyClusterParameterGroup", e))?;
     Ok(())
 }

@@ -9,7 +9,8 @@ use super::{
     account_of, is_on, role_arn_of, CaseSensitivityChange, Warehouse, CASE_SENSITIVE_PARAMETER,
 };
 use crate::aws::Clients;
-use crate::error::{aws, Error, Result};
+use crate::aws::{incomplete, not_found, sdk_error};
+use crate::error::{Error, Result};
 
 /// Resolves a workgroup and its namespace (GetWorkgroup, GetNamespace).
 pub async fn by_workgroup(c: &Clients, name: &str) -> Result<Warehouse> {
@@ -19,7 +20,7 @@ pub async fn by_workgroup(c: &Clients, name: &str) -> Result<Warehouse> {
         .workgroup_name(name)
         .send()
         .await
-        .map_err(|e| aws("redshift-serverless", "GetWorkgroup", e))?;
+        .map_err(|e| sdk_error("redshift-serverless", "GetWorkgroup", e))?;
     let workgroup = out
         .workgroup()
         .ok_or_else(|| missing("GetWorkgroup", "workgroup"))?;
@@ -32,7 +33,7 @@ pub async fn by_workgroup(c: &Clients, name: &str) -> Result<Warehouse> {
         .namespace_name(namespace_name)
         .send()
         .await
-        .map_err(|e| aws("redshift-serverless", "GetNamespace", e))?;
+        .map_err(|e| sdk_error("redshift-serverless", "GetNamespace", e))?;
     let namespace = out
         .namespace()
         .ok_or_else(|| missing("GetNamespace", "namespace"))?;
@@ -41,56 +42,45 @@ pub async fn by_workgroup(c: &Clients, name: &str) -> Result<Warehouse> {
 
 /// Finds the namespace with this ARN (ListNamespaces) and a workgroup serving it (ListWorkgroups).
 pub async fn by_namespace_arn(c: &Clients, arn: &str) -> Result<Warehouse> {
-    let mut token: Option<String> = None;
-    let namespace = loop {
-        let out = c
-            .serverless
-            .list_namespaces()
-            .max_results(100)
-            .set_next_token(token.take())
-            .send()
-            .await
-            .map_err(|e| aws("redshift-serverless", "ListNamespaces", e))?;
-        if let Some(n) = out
-            .namespaces()
-            .iter()
-            .find(|n| n.namespace_arn() == Some(arn))
-        {
-            break n.clone();
+    let mut namespaces = c
+        .serverless
+        .list_namespaces()
+        .max_results(100)
+        .into_paginator()
+        .items()
+        .send();
+    let mut found = None;
+    while let Some(n) = namespaces.next().await {
+        let n = n.map_err(|e| sdk_error("redshift-serverless", "ListNamespaces", e))?;
+        if n.namespace_arn() == Some(arn) {
+            found = Some(n);
+            break;
         }
-        match out.next_token() {
-            Some(t) if !t.is_empty() => token = Some(t.to_string()),
-            _ => {
-                return Err(Error::terminal(
-                    "NamespaceNotFound",
-                    format!("no Redshift Serverless namespace {arn} in {}", c.region),
-                ))
-            }
-        }
-    };
+    }
+    let namespace = found.ok_or_else(|| {
+        not_found(
+            "redshift-serverless",
+            "ListNamespaces",
+            "NamespaceNotFound",
+            format!("no Redshift Serverless namespace {arn} in {}", c.region),
+        )
+    })?;
     let namespace_name = namespace.namespace_name().unwrap_or_default().to_string();
-    let mut token: Option<String> = None;
-    let workgroup = loop {
-        let out = c
-            .serverless
-            .list_workgroups()
-            .max_results(100)
-            .set_next_token(token.take())
-            .send()
-            .await
-            .map_err(|e| aws("redshift-serverless", "ListWorkgroups", e))?;
-        if let Some(w) = out
-            .workgroups()
-            .iter()
-            .find(|w| w.namespace_name() == Some(namespace_name.as_str()))
-        {
-            break Some(w.clone());
+    let mut workgroups = c
+        .serverless
+        .list_workgroups()
+        .max_results(100)
+        .into_paginator()
+        .items()
+        .send();
+    let mut workgroup = None;
+    while let Some(w) = workgroups.next().await {
+        let w = w.map_err(|e| sdk_error("redshift-serverless", "ListWorkgroups", e))?;
+        if w.namespace_name() == Some(namespace_name.as_str()) {
+            workgroup = Some(w);
+            break;
         }
-        match out.next_token() {
-            Some(t) if !t.is_empty() => token = Some(t.to_string()),
-            _ => break None,
-        }
-    };
+    }
     warehouse(c, &namespace, workgroup.as_ref())
 }
 
@@ -136,6 +126,9 @@ fn warehouse(
             .collect(),
         namespace_arn,
         status: status.unwrap_or_default(),
+        // Serverless maps IAM identities to database users; the admin user is not needed.
+        admin_user: None,
+        default_database: namespace.db_name().map(str::to_string),
     })
 }
 
@@ -170,16 +163,10 @@ pub(super) async fn enable_case_sensitivity(
         .config_parameters(param)
         .send()
         .await
-        .map_err(|e| aws("redshift-serverless", "UpdateWorkgroup", e))?;
+        .map_err(|e| sdk_error("redshift-serverless", "UpdateWorkgroup", e))?;
     Ok(CaseSensitivityChange::Applied)
 }
 
-fn missing(action: &str, field: &str) -> Error {
-    Error::Aws {
-        service: "redshift-serverless",
-        action: "response",
-        code: "IncompleteResponse".into(),
-        message: format!("{action} returned no {field}"),
-        category: crate::error::Category::Retryable,
-    }
+fn missing(action: &'static str, field: &str) -> Error {
+    incomplete("redshift-serverless", action, field)
 }

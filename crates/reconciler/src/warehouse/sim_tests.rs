@@ -90,7 +90,8 @@ async fn resolves_a_serverless_workgroup_and_its_namespace() {
     let missing = by_workgroup(&c, "nope-wg")
         .await
         .expect_err("unknown workgroup");
-    assert_eq!(missing.aws_code(), Some("ResourceNotFoundException"));
+    assert_eq!(missing.reason(), "ResourceNotFoundException");
+    assert!(missing.is_aws(crate::aws::AwsErrorKind::NotFound));
 }
 
 #[tokio::test]
@@ -108,7 +109,8 @@ async fn resolves_a_provisioned_cluster() {
     assert_eq!(w.endpoint.as_ref().map(|e| e.port), Some(5439));
 
     let missing = by_cluster(&c, "nope").await.expect_err("unknown cluster");
-    assert_eq!(missing.aws_code(), Some("ClusterNotFound"));
+    assert_eq!(missing.reason(), "ClusterNotFound");
+    assert!(missing.is_aws(crate::aws::AwsErrorKind::NotFound));
 }
 
 #[tokio::test]
@@ -122,7 +124,7 @@ async fn resolves_a_provisioned_namespace_arn_to_its_cluster() {
     let unknown =
         "arn:aws:redshift:us-east-1:111111111111:namespace:00000000-0000-0000-0000-000000000000";
     assert!(
-        matches!(by_namespace_arn(&c, unknown).await, Err(Error::Terminal { ref reason, .. }) if reason == "NamespaceNotFound")
+        matches!(by_namespace_arn(&c, unknown).await, Err(ref e) if e.reason() == "NamespaceNotFound" && e.is_aws(crate::aws::AwsErrorKind::NotFound))
     );
 }
 

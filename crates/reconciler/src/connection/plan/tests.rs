@@ -1,6 +1,36 @@
-use super::*;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::jiff::Timestamp;
 use serde_json::json;
-use zeroetl_api::conditions::{find, RECONCILING, STALLED};
+use zeroetl_api::conditions::{merge, READY, RECONCILING, STALLED};
+use zeroetl_api::connection::{Endpoint, WarehouseKindName};
+use zeroetl_api::{RedshiftConnection, RedshiftConnectionStatus};
+
+use super::*;
+use crate::progress::summary_conditions;
+
+/// What the pipeline makes of a decision: the step conditions plus Ready, Reconciling and Stalled.
+fn decide_all(steps: &Steps, summary: &str, reverify: Duration) -> Decision {
+    let mut d = decide(steps, summary, reverify);
+    d.conditions.extend(summary_conditions(&d.progress));
+    d
+}
+
+/// The status the pipeline writes after `d`: fields from `next_status`, conditions merged.
+fn status_after(
+    obj: &RedshiftConnection,
+    seen: WarehouseSeen,
+    d: &Decision,
+    now: DateTime<Utc>,
+) -> RedshiftConnectionStatus {
+    let mut next = next_status(obj, seen, d.progress.is_ready(), now);
+    let previous = obj.status.clone().unwrap_or_default().conditions;
+    let time = Time(Timestamp::from_second(now.timestamp()).unwrap());
+    next.conditions = merge(&previous, &d.conditions, obj.metadata.generation, &time);
+    next
+}
 
 fn connection(spec: serde_json::Value) -> RedshiftConnection {
     let mut obj: RedshiftConnection = serde_json::from_value(json!({
@@ -40,16 +70,21 @@ fn serverless_warehouse() -> Warehouse {
         encrypted: true,
         iam_roles: vec!["arn:aws:iam::111111111111:role/redshift-staging".into()],
         status: "AVAILABLE".into(),
+        admin_user: None,
+        default_database: Some("dev".into()),
     }
 }
 
+/// An AWS error with `code`, which must classify as `category`.
 fn aws_error(code: &str, category: Category) -> Error {
+    let kind = crate::aws::classify(code);
+    assert_eq!(kind.category(), category, "{code}");
     Error::Aws {
         service: "s3",
         action: "GetBucketLocation",
         code: code.into(),
         message: format!("{code} happened"),
-        category,
+        kind,
     }
 }
 
@@ -76,7 +111,7 @@ const REVERIFY: Duration = Duration::from_secs(300);
 
 #[test]
 fn all_steps_passing_is_ready_and_rechecks_after_the_interval() {
-    let d = decide(&all_passed(), "verified", REVERIFY);
+    let d = decide_all(&all_passed(), "verified", REVERIFY);
     assert_eq!(d.conditions.len(), 9);
     assert_eq!(status_of(&d.conditions, READY).0, Status::True);
     assert_eq!(status_of(&d.conditions, RECONCILING).0, Status::False);
@@ -99,11 +134,11 @@ fn access_denied_stalls_and_leaves_later_steps_unknown() {
             action: "AssumeRole",
             code: "AccessDenied".into(),
             message: "not authorized to perform: sts:AssumeRole".into(),
-            category: Category::Terminal,
+            kind: crate::aws::AwsErrorKind::AccessDenied,
         }),
         ..Steps::default()
     };
-    let d = decide(&steps, "", REVERIFY);
+    let d = decide_all(&steps, "", REVERIFY);
     assert_eq!(
         status_of(&d.conditions, AUTHENTICATED),
         (Status::False, "AccessDenied".into())
@@ -162,7 +197,7 @@ fn work_under_way_wins_over_a_failure_elsewhere() {
         case_sensitive: Step::waiting(reasons::APPLYING, "applying", Duration::from_secs(3)),
         ..all_passed()
     };
-    let d = decide(&steps, "", REVERIFY);
+    let d = decide_all(&steps, "", REVERIFY);
     assert_eq!(
         d.progress,
         Progress::in_progress(reasons::APPLYING, "applying", Duration::from_secs(3))
@@ -180,7 +215,7 @@ fn transient_failures_back_off() {
         reachable: Step::from_error(&aws_error("InternalFailure", Category::Retryable)),
         ..all_passed()
     };
-    let d = decide(&steps, "", REVERIFY);
+    let d = decide_all(&steps, "", REVERIFY);
     assert_eq!(d.backoff, Some(Category::Retryable));
     assert_eq!(
         status_of(&d.conditions, READY),
@@ -197,7 +232,7 @@ fn informational_steps_do_not_decide_ready() {
         case_sensitive: case_sensitivity_observed(&w, true),
         ..all_passed()
     };
-    let d = decide(&steps, "ok", REVERIFY);
+    let d = decide_all(&steps, "ok", REVERIFY);
     assert_eq!(status_of(&d.conditions, READY).0, Status::True);
     assert_eq!(
         status_of(&d.conditions, CASE_SENSITIVE),
@@ -212,7 +247,7 @@ fn a_missing_warehouse_still_proves_the_identity() {
         action: "GetWorkgroup",
         code: "ResourceNotFoundException".into(),
         message: "Workgroup nope not found.".into(),
-        category: Category::Terminal,
+        kind: crate::aws::AwsErrorKind::NotFound,
     });
     let (auth, unreachable) = authenticated(&missing);
     assert!(auth.is_passed());
@@ -238,19 +273,32 @@ fn verify_mode_fails_on_disabled_or_pending_case_sensitivity() {
 }
 
 #[test]
-fn fix_mode_waits_while_aws_applies_the_change() {
-    let w = serverless_warehouse();
+fn fix_mode_plans_what_turning_case_sensitivity_on_will_lead_to() {
+    let off = Warehouse {
+        case_sensitive: false,
+        ..serverless_warehouse()
+    };
     assert!(
-        matches!(case_sensitivity_fixed(&w, &Ok(CaseSensitivityChange::Applied)), Step::Waiting { ref reason, .. } if reason == reasons::APPLYING)
+        matches!(case_sensitivity_fix_planned(&off), Step::Waiting { ref reason, .. } if reason == reasons::APPLYING)
     );
+    let cluster = Warehouse {
+        kind: WarehouseKind::Provisioned,
+        workgroup_name: None,
+        cluster_identifier: Some("warehouse-ra3".into()),
+        status: "available".into(),
+        ..off.clone()
+    };
     assert!(
-        matches!(case_sensitivity_fixed(&w, &Ok(CaseSensitivityChange::Rebooting)), Step::Waiting { ref reason, .. } if reason == reasons::REBOOTING)
+        matches!(case_sensitivity_fix_planned(&cluster), Step::Failed { ref reason, .. } if reason == reasons::PENDING_REBOOT),
+        "the operator never reboots a warehouse"
     );
-    assert!(matches!(
-        case_sensitivity_fixed(&w, &Ok(CaseSensitivityChange::RebootRequired)),
-        Step::Failed { .. }
-    ));
-    assert!(case_sensitivity_fixed(&w, &Ok(CaseSensitivityChange::AlreadyOn)).is_passed());
+    let rebooting = Warehouse {
+        status: "rebooting".into(),
+        ..cluster
+    };
+    assert!(
+        matches!(case_sensitivity_fix_planned(&rebooting), Step::Waiting { ref reason, .. } if reason == reasons::REBOOTING)
+    );
 }
 
 #[test]
@@ -347,12 +395,18 @@ fn bucket_locations_map_to_regions() {
 
 #[test]
 fn statement_states_map_to_reachable() {
-    assert!(reachable("FINISHED", None).is_passed());
+    assert!(reachable(&StatementEnd::Finished).is_passed());
     assert!(
-        matches!(reachable("FAILED", Some("ERROR: permission denied")), Step::Failed { ref message, .. } if message.contains("permission denied"))
+        matches!(reachable(&StatementEnd::Failed("ERROR: permission denied".into())), Step::Failed { ref message, .. } if message.contains("permission denied"))
     );
-    assert!(matches!(reachable("STARTED", None), Step::Waiting { .. }));
-    assert!(matches!(reachable("ABORTED", None), Step::Retrying { .. }));
+    assert!(matches!(
+        reachable(&StatementEnd::Running { id: "s".into() }),
+        Step::Waiting { .. }
+    ));
+    assert!(matches!(
+        reachable(&StatementEnd::Aborted),
+        Step::Retrying { .. }
+    ));
 }
 
 #[test]
@@ -438,8 +492,13 @@ fn at(secs: i64) -> DateTime<Utc> {
 #[test]
 fn status_records_the_observation_and_verification_time() {
     let obj = connection(serverless_spec());
-    let d = decide(&all_passed(), "ok", REVERIFY);
-    let s = next_status(&obj, Some(&serverless_warehouse()), &d.conditions, at(0));
+    let d = decide_all(&all_passed(), "ok", REVERIFY);
+    let s = status_after(
+        &obj,
+        WarehouseSeen::Described(&serverless_warehouse()),
+        &d,
+        at(0),
+    );
     assert_eq!(s.observed_generation, Some(1));
     assert_eq!(s.kind, Some(WarehouseKindName::Serverless));
     assert_eq!(s.endpoint.as_ref().map(|e| e.port), Some(5439));
@@ -453,7 +512,7 @@ fn status_records_the_observation_and_verification_time() {
         s.last_verified_time.as_deref(),
         Some("2027-01-15T08:00:00Z")
     );
-    assert!(find(&s.conditions, READY).is_some());
+    assert!(zeroetl_api::conditions::is_true(&s.conditions, READY));
 }
 
 #[test]
@@ -463,10 +522,10 @@ fn an_unchanged_failure_writes_nothing_new() {
         authenticated: Step::failed(reasons::ACCESS_DENIED, "denied"),
         ..Steps::default()
     };
-    let d = decide(&steps, "", REVERIFY);
-    let first = next_status(&obj, None, &d.conditions, at(0));
+    let d = decide_all(&steps, "", REVERIFY);
+    let first = status_after(&obj, WarehouseSeen::Unknown, &d, at(0));
     obj.status = Some(first.clone());
-    let second = next_status(&obj, None, &d.conditions, at(60));
+    let second = status_after(&obj, WarehouseSeen::Unknown, &d, at(60));
     assert_eq!(
         first, second,
         "the same decision later must give the same status (no write)"
@@ -477,14 +536,14 @@ fn an_unchanged_failure_writes_nothing_new() {
 #[test]
 fn a_spec_change_drops_coordinates_that_were_not_observed_again() {
     let mut obj = connection(serverless_spec());
-    let ok = decide(&all_passed(), "ok", REVERIFY);
-    obj.status = Some(next_status(
+    let ok = decide_all(&all_passed(), "ok", REVERIFY);
+    obj.status = Some(status_after(
         &obj,
-        Some(&serverless_warehouse()),
-        &ok.conditions,
+        WarehouseSeen::Described(&serverless_warehouse()),
+        &ok,
         at(0),
     ));
-    let denied = decide(
+    let denied = decide_all(
         &Steps {
             authenticated: Step::failed(reasons::ACCESS_DENIED, "denied"),
             ..Steps::default()
@@ -494,11 +553,11 @@ fn a_spec_change_drops_coordinates_that_were_not_observed_again() {
     );
 
     // Same generation: the last known coordinates stay.
-    let kept = next_status(&obj, None, &denied.conditions, at(10));
+    let kept = status_after(&obj, WarehouseSeen::Unknown, &denied, at(10));
     assert!(kept.endpoint.is_some() && kept.namespace_arn.is_some());
 
     obj.metadata.generation = Some(2);
-    let dropped = next_status(&obj, None, &denied.conditions, at(20));
+    let dropped = status_after(&obj, WarehouseSeen::Unknown, &denied, at(20));
     assert_eq!(
         (
             dropped.endpoint,
@@ -521,11 +580,11 @@ fn a_recent_verification_is_fresh_until_the_interval_is_nearly_over() {
         None,
         "never verified"
     );
-    let ok = decide(&all_passed(), "ok", REVERIFY);
-    obj.status = Some(next_status(
+    let ok = decide_all(&all_passed(), "ok", REVERIFY);
+    obj.status = Some(status_after(
         &obj,
-        Some(&serverless_warehouse()),
-        &ok.conditions,
+        WarehouseSeen::Described(&serverless_warehouse()),
+        &ok,
         at(0),
     ));
     assert_eq!(
@@ -549,14 +608,14 @@ fn a_recent_verification_is_fresh_until_the_interval_is_nearly_over() {
 #[test]
 fn a_connection_that_is_not_ready_is_never_fresh() {
     let mut obj = connection(serverless_spec());
-    let ok = decide(&all_passed(), "ok", REVERIFY);
-    obj.status = Some(next_status(
+    let ok = decide_all(&all_passed(), "ok", REVERIFY);
+    obj.status = Some(status_after(
         &obj,
-        Some(&serverless_warehouse()),
-        &ok.conditions,
+        WarehouseSeen::Described(&serverless_warehouse()),
+        &ok,
         at(0),
     ));
-    let broken = decide(
+    let broken = decide_all(
         &Steps {
             reachable: Step::failed(reasons::QUERY_FAILED, "x"),
             ..all_passed()
@@ -564,10 +623,10 @@ fn a_connection_that_is_not_ready_is_never_fresh() {
         "",
         REVERIFY,
     );
-    obj.status = Some(next_status(
+    obj.status = Some(status_after(
         &obj,
-        Some(&serverless_warehouse()),
-        &broken.conditions,
+        WarehouseSeen::Described(&serverless_warehouse()),
+        &broken,
         at(10),
     ));
     assert_eq!(verification_fresh_for(&obj, at(20), REVERIFY), None);
@@ -576,11 +635,11 @@ fn a_connection_that_is_not_ready_is_never_fresh() {
 #[test]
 fn coordinates_from_status_match_coordinates_from_the_warehouse() {
     let mut obj = connection(serverless_spec());
-    let ok = decide(&all_passed(), "ok", REVERIFY);
-    obj.status = Some(next_status(
+    let ok = decide_all(&all_passed(), "ok", REVERIFY);
+    obj.status = Some(status_after(
         &obj,
-        Some(&serverless_warehouse()),
-        &ok.conditions,
+        WarehouseSeen::Described(&serverless_warehouse()),
+        &ok,
         at(0),
     ));
     let from_status = Coordinates::from_status(obj.status.as_ref().unwrap(), "us-east-1").unwrap();

@@ -12,7 +12,23 @@ use zeroetl_api::integration::{
     Prerequisites,
 };
 
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use zeroetl_api::arn::SourceKind;
+use zeroetl_api::conditions::{
+    DESTINATION_DATABASE_READY, INTEGRATION_ACTIVE, SOURCE_READY, TARGET_READY,
+};
+use zeroetl_api::integration::PrerequisiteMode;
+
 use super::*;
+use crate::aws::data_api::DataApiTarget;
+use crate::integration::observed::ParameterGroup;
+use crate::integration::target_policy;
+use crate::integration::validate::immutable_change;
+use crate::timing::{
+    adaptive_poll as adaptive_requeue, AFTER_ACTION, CONNECTION_RECHECK, READY_RECHECK,
+};
 use crate::warehouse::Warehouse;
 
 const SRC: &str = "arn:aws:rds:us-east-1:111111111111:cluster:orders-aurora";
@@ -142,6 +158,8 @@ fn warehouse() -> Warehouse {
         encrypted: true,
         iam_roles: vec![],
         status: "AVAILABLE".into(),
+        admin_user: None,
+        default_database: Some("dev".into()),
     }
 }
 
@@ -217,8 +235,8 @@ impl Case {
             target_ref: &self.target_ref,
             source: &self.source,
             target: &self.target,
+            connection: None,
             integration: self.integration.as_ref(),
-            caller_account: ACCOUNT,
             now: now(),
         })
     }
@@ -926,8 +944,8 @@ fn changed_mutable_fields_are_modified_in_place() {
         target_ref: &c.target_ref,
         source: &c.source,
         target: &c.target,
+        connection: None,
         integration: c.integration.as_ref(),
-        caller_account: ACCOUNT,
         now: now(),
     });
     assert_eq!(
@@ -1067,7 +1085,14 @@ fn the_database_is_created_once_the_integration_is_active() {
         [Action::Database(CreateDatabase {
             name: "orders".into(),
             integration_id: "5b9f0c1e-0000-4000-8000-000000000001".into(),
-            source_database: None
+            source_database: None,
+            target: DataApiTarget {
+                workgroup_name: Some("analytics-wg".into()),
+                cluster_identifier: None,
+                database: "dev".into(),
+                db_user: None,
+                secret_arn: None,
+            },
         })]
     );
     assert_eq!(reason_of(&p, DESTINATION_DATABASE_READY), reasons::CREATING);
@@ -1109,6 +1134,13 @@ fn sql_quotes_names() {
         name: "Orders".into(),
         integration_id: "abc".into(),
         source_database: None,
+        target: DataApiTarget {
+            workgroup_name: Some("wg".into()),
+            cluster_identifier: None,
+            database: "dev".into(),
+            db_user: None,
+            secret_arn: None,
+        },
     };
     assert_eq!(
         db.sql(),

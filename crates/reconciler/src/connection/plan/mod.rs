@@ -1,54 +1,58 @@
 //! The pure half of the connection reconciler: what each verification step's observation means as a
-//! condition, how the steps add up to Ready/Reconciling/Stalled, the status to write and the Secret to publish.
-//! No I/O here, so every decision is unit-tested.
+//! condition, the changes to make (case sensitivity in Fix mode, the coordinates Secret), and how the steps
+//! add up to Ready/Reconciling/Stalled. No I/O here, so every decision is unit-tested (`tests.rs`).
+
+mod status;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use chrono::{DateTime, SecondsFormat, Utc};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use k8s_openapi::jiff::Timestamp;
 use zeroetl_api::arn::WarehouseKind;
 use zeroetl_api::conditions::{
-    self, Decided, Status, AUTHENTICATED, CASE_SENSITIVE, CREDENTIALS_ISSUED, REACHABLE, READY,
+    Decided, Status, AUTHENTICATED, CASE_SENSITIVE, CREDENTIALS_ISSUED, REACHABLE,
     SECRET_PUBLISHED, STAGING_READY,
 };
-use zeroetl_api::connection::{Endpoint, WarehouseKindName};
+use zeroetl_api::connection::CaseSensitivityMode;
 use zeroetl_api::validation::FieldError;
-use zeroetl_api::{RedshiftConnection, RedshiftConnectionSpec, RedshiftConnectionStatus};
+use zeroetl_api::RedshiftConnectionSpec;
 
+pub use super::reasons;
+pub use status::{
+    kind_name, next_status, secret_data, verification_fresh_for, Coordinates, WarehouseSeen,
+    SECRET_KEYS,
+};
+
+use super::observe::WarehouseObservation;
+use crate::aws::data_api::StatementEnd;
+use crate::aws::AwsErrorKind;
 use crate::error::{Category, Error};
-use crate::outcome::Progress;
-use crate::warehouse::{CaseSensitivityChange, Warehouse};
+use crate::progress::Progress;
+use crate::timing;
+use crate::warehouse::Warehouse;
 
-/// Condition reasons specific to connections.
-pub mod reasons {
-    pub const ACCESS_DENIED: &str = "AccessDenied";
-    pub const SECRET_NOT_FOUND: &str = "SecretNotFound";
-    pub const INVALID_ACCESS_KEY_SECRET: &str = "InvalidAccessKeySecret";
-    pub const DESCRIBED: &str = "Described";
-    pub const IDENTITY_ACCEPTED: &str = "IdentityAccepted";
-    pub const WAREHOUSE_NOT_FOUND: &str = "WarehouseNotFound";
-    pub const ISSUED: &str = "Issued";
-    pub const NOT_NEEDED: &str = "NotNeeded";
-    pub const QUERY_SUCCEEDED: &str = "QuerySucceeded";
-    pub const QUERY_FAILED: &str = "QueryFailed";
-    pub const QUERY_RUNNING: &str = "QueryRunning";
-    pub const NOT_CONFIGURED: &str = "NotConfigured";
-    pub const STAGING_VERIFIED: &str = "Verified";
-    pub const BUCKET_NOT_FOUND: &str = "BucketNotFound";
-    pub const BUCKET_REGION_MISMATCH: &str = "BucketRegionMismatch";
-    pub const ROLE_NOT_ATTACHED: &str = "RoleNotAttached";
-    pub const KMS_KEY_NOT_USABLE: &str = "KmsKeyNotUsable";
-    pub const ENABLED: &str = "Enabled";
-    pub const DISABLED: &str = "Disabled";
-    pub const PENDING_REBOOT: &str = "PendingReboot";
-    pub const APPLYING: &str = "Applying";
-    pub const REBOOTING: &str = "Rebooting";
-    pub const PUBLISHED: &str = "Published";
-    pub const NOT_REQUESTED: &str = "NotRequested";
-    pub const SECRET_CONFLICT: &str = "SecretConflict";
-    pub const NOT_CHECKED: &str = "NotChecked";
+/// A change verification asks for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Turn on `enable_case_sensitive_identifier` (Fix mode). Never reboots a provisioned warehouse: a reboot
+    /// interrupts every client, so it stays the owner's decision.
+    EnableCaseSensitivity,
+    /// Create or update the coordinates Secret `name` to hold exactly `data`.
+    PublishSecret {
+        name: String,
+        data: BTreeMap<String, String>,
+    },
+    /// Delete Secrets this connection published under another name than `keep`.
+    RemoveStaleSecrets { keep: Option<String> },
+}
+
+impl Action {
+    /// The step condition an error of this action is reported on.
+    pub fn condition_type(&self) -> &'static str {
+        match self {
+            Action::EnableCaseSensitivity => CASE_SENSITIVE,
+            Action::PublishSecret { .. } | Action::RemoveStaleSecrets { .. } => SECRET_PUBLISHED,
+        }
+    }
 }
 
 /// What one verification step found.
@@ -103,27 +107,17 @@ impl Step {
         }
     }
 
-    /// The step an error leaves behind, by its category. Every access-denied spelling becomes `AccessDenied`
-    /// so that users and tools match one reason.
+    /// The step an error leaves behind, by its category.
     pub fn from_error(e: &Error) -> Step {
-        let reason = match e.aws_code() {
-            Some(c) if is_access_denied(c) => reasons::ACCESS_DENIED.to_string(),
-            _ => e.reason(),
-        };
+        let reason = e.reason();
         let message = e.to_string();
         match e.category() {
             Category::Terminal => Step::Failed { reason, message },
-            Category::Waiting => {
-                let requeue = match e {
-                    Error::Waiting { retry_after, .. } => *retry_after,
-                    _ => Duration::from_secs(10),
-                };
-                Step::Waiting {
-                    reason,
-                    message,
-                    requeue,
-                }
-            }
+            Category::Waiting => Step::Waiting {
+                reason,
+                message,
+                requeue: e.retry_after(),
+            },
             category @ (Category::Retryable | Category::Throttled) => Step::Retrying {
                 reason,
                 message,
@@ -135,23 +129,6 @@ impl Step {
     pub fn is_passed(&self) -> bool {
         matches!(self, Step::Passed { .. })
     }
-}
-
-fn is_access_denied(code: &str) -> bool {
-    matches!(
-        code,
-        "AccessDenied" | "AccessDeniedException" | "UnauthorizedOperation" | "AuthorizationError"
-    )
-}
-
-fn is_not_found(code: &str) -> bool {
-    matches!(
-        code,
-        "ResourceNotFoundException"
-            | "ClusterNotFound"
-            | "ClusterNotFoundFault"
-            | "NamespaceNotFound"
-    )
 }
 
 /// The verification steps in the order they run; a step runs only when the one before it passed.
@@ -179,6 +156,19 @@ impl Default for Steps {
 }
 
 impl Steps {
+    /// Replaces the step reported on condition `type_`.
+    pub fn set(&mut self, type_: &str, step: Step) {
+        let slot = match type_ {
+            AUTHENTICATED => &mut self.authenticated,
+            CREDENTIALS_ISSUED => &mut self.credentials,
+            REACHABLE => &mut self.reachable,
+            STAGING_READY => &mut self.staging,
+            CASE_SENSITIVE => &mut self.case_sensitive,
+            _ => &mut self.secret,
+        };
+        *slot = step;
+    }
+
     fn in_order(&self) -> [(&'static str, &Step); 6] {
         [
             (AUTHENTICATED, &self.authenticated),
@@ -194,7 +184,7 @@ impl Steps {
 /// The overall decision of a reconcile.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Decision {
-    /// Step conditions plus Ready, Reconciling and Stalled.
+    /// The step conditions (the pipeline adds Ready, Reconciling and Stalled from `progress`).
     pub conditions: Vec<Decided>,
     pub progress: Progress,
     /// Set when the next attempt should back off (a transient failure) rather than follow `progress`.
@@ -240,7 +230,7 @@ pub fn decide(steps: &Steps, summary: &str, reverify: Duration) -> Decision {
             reason,
             message,
             category,
-        } => Some((reason, message, Duration::from_secs(5), Some(*category))),
+        } => Some((reason, message, timing::RETRY_DEFAULT, Some(*category))),
         _ => None,
     });
     let failed = steps.in_order().into_iter().find_map(|(_, s)| match s {
@@ -261,7 +251,6 @@ pub fn decide(steps: &Steps, summary: &str, reverify: Duration) -> Decision {
             None,
         ),
     };
-    conditions.extend(crate::outcome::summary_conditions(&progress));
     Decision {
         conditions,
         progress,
@@ -294,18 +283,13 @@ pub fn authenticated(describe: &Result<Warehouse, Error>) -> (Step, Option<Step>
             ),
             None,
         ),
-        Err(e)
-            if e.aws_code().is_some_and(is_not_found)
-                || matches!(e, Error::Terminal { reason, .. } if is_not_found(reason)) =>
-        {
-            (
-                Step::passed(
-                    reasons::IDENTITY_ACCEPTED,
-                    "AWS accepted the identity but found no such warehouse",
-                ),
-                Some(Step::failed(reasons::WAREHOUSE_NOT_FOUND, e.to_string())),
-            )
-        }
+        Err(e) if e.is_aws(AwsErrorKind::NotFound) => (
+            Step::passed(
+                reasons::IDENTITY_ACCEPTED,
+                "AWS accepted the identity but found no such warehouse",
+            ),
+            Some(Step::failed(reasons::WAREHOUSE_NOT_FOUND, e.to_string())),
+        ),
         Err(e) => (Step::from_error(e), None),
     }
 }
@@ -315,26 +299,25 @@ pub fn credentials_not_needed() -> Step {
     Step::passed(reasons::NOT_NEEDED, "spec.auth.secretArn is set: the Data API uses the secret, no temporary credentials are requested")
 }
 
-/// The Data API statement's final state.
-pub fn reachable(status: &str, error: Option<&str>) -> Step {
-    match status {
-        "FINISHED" => Step::passed(
+/// Reachable, from how `SELECT 1` ended.
+pub fn reachable(end: &StatementEnd) -> Step {
+    match end {
+        StatementEnd::Finished => Step::passed(
             reasons::QUERY_SUCCEEDED,
             "SELECT 1 finished through the Redshift Data API",
         ),
-        "FAILED" => Step::failed(
-            reasons::QUERY_FAILED,
-            format!("SELECT 1 failed: {}", error.unwrap_or("no error given")),
-        ),
-        "ABORTED" => Step::Retrying {
+        StatementEnd::Failed(why) => {
+            Step::failed(reasons::QUERY_FAILED, format!("SELECT 1 failed: {why}"))
+        }
+        StatementEnd::Aborted => Step::Retrying {
             reason: reasons::QUERY_FAILED.into(),
             message: "SELECT 1 was aborted".into(),
             category: Category::Retryable,
         },
-        other => Step::waiting(
+        StatementEnd::Running { id } => Step::waiting(
             reasons::QUERY_RUNNING,
-            format!("SELECT 1 is still {other}"),
-            Duration::from_secs(5),
+            format!("SELECT 1 is still running (statement {id})"),
+            timing::STATEMENT_RUNNING_RECHECK,
         ),
     }
 }
@@ -375,7 +358,7 @@ pub fn staging(
     let bucket = &staging.bucket;
     let region = match &seen.bucket_region {
         Ok(r) => r,
-        Err(e) if e.aws_code() == Some("NoSuchBucket") => {
+        Err(e) if e.is_aws(AwsErrorKind::NotFound) => {
             return Step::failed(
                 reasons::BUCKET_NOT_FOUND,
                 format!("bucket {bucket} does not exist"),
@@ -468,175 +451,94 @@ pub fn case_sensitivity_observed(w: &Warehouse, ignore: bool) -> Step {
     }
 }
 
-/// CaseSensitive in Fix mode, from what the change did.
-pub fn case_sensitivity_fixed(
-    w: &Warehouse,
-    change: &Result<CaseSensitivityChange, Error>,
-) -> Step {
-    match change {
-        Ok(CaseSensitivityChange::AlreadyOn) => case_sensitivity_observed(w, false),
-        Ok(CaseSensitivityChange::Applied) => Step::waiting(
+/// CaseSensitive in Fix mode when the parameter is off: what turning it on will lead to. Serverless applies
+/// it at once (the workgroup is briefly MODIFYING); a provisioned cluster takes it after a reboot, which the
+/// operator leaves to the warehouse's owner (unless one is already under way).
+pub fn case_sensitivity_fix_planned(w: &Warehouse) -> Step {
+    let what = w.describe();
+    match w.kind {
+        WarehouseKind::Serverless => Step::waiting(
             reasons::APPLYING,
-            format!(
-                "turned on enable_case_sensitive_identifier on {}; waiting for it to apply",
-                w.describe()
-            ),
-            Duration::from_secs(3),
+            format!("turning on enable_case_sensitive_identifier on {what}; waiting for it to apply"),
+            timing::CASE_SENSITIVITY_APPLYING,
         ),
-        Ok(CaseSensitivityChange::Rebooting) => Step::waiting(
+        WarehouseKind::Provisioned if !w.is_available() => Step::waiting(
             reasons::REBOOTING,
-            format!(
-                "{} is rebooting to apply enable_case_sensitive_identifier",
-                w.describe()
-            ),
-            Duration::from_secs(10),
+            format!("{what} is {}; enable_case_sensitive_identifier applies when it is back", w.status),
+            timing::WAREHOUSE_REBOOTING,
         ),
-        Ok(CaseSensitivityChange::RebootRequired) => Step::failed(
+        WarehouseKind::Provisioned => Step::failed(
             reasons::PENDING_REBOOT,
             format!(
-                "enable_case_sensitive_identifier is set on {} and applies after a reboot; reboot the cluster \
-                 when convenient (the operator does not reboot warehouses)",
-                w.describe()
+                "enable_case_sensitive_identifier is set on {what} and applies after a reboot; reboot the cluster \
+                 when convenient (the operator does not reboot warehouses)"
             ),
         ),
-        Err(e) => Step::from_error(e),
     }
 }
 
-/// Where a connection points, from a fresh observation or from the last status.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Coordinates {
-    pub kind: WarehouseKindName,
-    pub endpoint: Endpoint,
-    pub namespace_arn: String,
-    pub region: String,
-}
-
-impl Coordinates {
-    pub fn from_warehouse(w: &Warehouse) -> Option<Coordinates> {
-        Some(Coordinates {
-            kind: kind_name(w.kind),
-            endpoint: w.endpoint.clone()?,
-            namespace_arn: w.namespace_arn.clone(),
-            region: w.region.clone(),
-        })
+/// Every step from what observation saw, and the changes to make. `secret_name`: spec.connectionSecret.
+pub fn plan(spec: &RedshiftConnectionSpec, seen: &WarehouseObservation) -> (Steps, Vec<Action>) {
+    let mut steps = Steps::default();
+    let mut actions = Vec::new();
+    let (auth, not_found) = authenticated(&seen.described);
+    steps.authenticated = auth;
+    if let Some(unreachable) = not_found {
+        steps.reachable = unreachable;
+        return (steps, actions);
     }
-
-    pub fn from_status(status: &RedshiftConnectionStatus, region: &str) -> Option<Coordinates> {
-        Some(Coordinates {
-            kind: status.kind?,
-            endpoint: status.endpoint.clone()?,
-            namespace_arn: status.namespace_arn.clone()?,
-            region: region.to_string(),
-        })
-    }
-}
-
-pub fn kind_name(kind: WarehouseKind) -> WarehouseKindName {
-    match kind {
-        WarehouseKind::Serverless => WarehouseKindName::Serverless,
-        WarehouseKind::Provisioned => WarehouseKindName::Provisioned,
-    }
-}
-
-/// Every key the published Secret may hold. Coordinates only: never a password, key or token.
-pub const SECRET_KEYS: &[&str] = &[
-    "host",
-    "port",
-    "database",
-    "jdbcUrl",
-    "region",
-    "namespaceArn",
-    "workgroup",
-    "cluster",
-    "roleArn",
-    "stagingRoleArn",
-];
-
-/// The published Secret's data: `workgroup` or `cluster` by kind, `roleArn` with assumeRole, `stagingRoleArn`
-/// with staging.
-pub fn secret_data(spec: &RedshiftConnectionSpec, at: &Coordinates) -> BTreeMap<String, String> {
-    let mut data = BTreeMap::new();
-    data.insert("host".to_string(), at.endpoint.address.clone());
-    data.insert("port".to_string(), at.endpoint.port.to_string());
-    data.insert("database".to_string(), spec.database.clone());
-    data.insert("jdbcUrl".to_string(), spec.jdbc_url(&at.endpoint));
-    data.insert("region".to_string(), at.region.clone());
-    data.insert("namespaceArn".to_string(), at.namespace_arn.clone());
-    if let Some(s) = &spec.serverless {
-        data.insert("workgroup".to_string(), s.workgroup_name.clone());
-    }
-    if let Some(p) = &spec.provisioned {
-        data.insert("cluster".to_string(), p.cluster_identifier.clone());
-    }
-    if let Some(r) = &spec.auth.assume_role {
-        data.insert("roleArn".to_string(), r.role_arn.clone());
-    }
-    if let Some(s) = &spec.staging {
-        data.insert("stagingRoleArn".to_string(), s.iam_role_arn.clone());
-    }
-    data
-}
-
-/// The status to write. Coordinates come from this observation; when the warehouse could not be described
-/// they are kept from the last status for the same generation (and dropped after a spec change, since they
-/// may describe another warehouse). `lastVerifiedTime` moves only when everything passed.
-pub fn next_status(
-    obj: &RedshiftConnection,
-    observed: Option<&Warehouse>,
-    decided: &[Decided],
-    now: DateTime<Utc>,
-) -> RedshiftConnectionStatus {
-    let previous = obj.status.clone().unwrap_or_default();
-    let generation = obj.metadata.generation;
-    let same_generation = previous.observed_generation == generation;
-    let mut next = match observed {
-        Some(w) => RedshiftConnectionStatus {
-            kind: Some(kind_name(w.kind)),
-            endpoint: w.endpoint.clone(),
-            namespace_arn: Some(w.namespace_arn.clone()),
-            jdbc_url: w.endpoint.as_ref().map(|e| obj.spec.jdbc_url(e)),
-            case_sensitive: Some(w.case_sensitive),
-            ..previous.clone()
-        },
-        None if same_generation => previous.clone(),
-        None => RedshiftConnectionStatus {
-            last_verified_time: previous.last_verified_time.clone(),
-            ..Default::default()
-        },
+    let Ok(w) = &seen.described else {
+        return (steps, actions);
     };
-    next.observed_generation = generation;
-    let time = Time(Timestamp::from_second(now.timestamp()).unwrap_or_else(|_| Timestamp::now()));
-    next.conditions = conditions::merge(&previous.conditions, decided, generation, &time);
-    if decided
-        .iter()
-        .any(|d| d.type_ == READY && d.status == Status::True)
-    {
-        next.last_verified_time = Some(now.to_rfc3339_opts(SecondsFormat::Secs, true));
+    steps.credentials = match &seen.credentials {
+        _ if spec.auth.secret_arn.is_some() => credentials_not_needed(),
+        Some(Ok(db_user)) => Step::passed(
+            reasons::ISSUED,
+            format!("temporary database credentials issued for {db_user}"),
+        ),
+        Some(Err(e)) => Step::from_error(e),
+        None => Step::NotChecked,
+    };
+    if steps.credentials.is_passed() {
+        steps.reachable = match &seen.query {
+            Some(Ok(end)) => reachable(end),
+            Some(Err(e)) => Step::from_error(e),
+            None => Step::NotChecked,
+        };
     }
-    next
-}
-
-/// When the last end-to-end verification is recent enough to skip AWS this time (a reconcile triggered by
-/// our own status write or by the published Secret changing), how long until the next one is due.
-pub fn verification_fresh_for(
-    obj: &RedshiftConnection,
-    now: DateTime<Utc>,
-    interval: Duration,
-) -> Option<Duration> {
-    let status = obj.status.as_ref()?;
-    if status.observed_generation != obj.metadata.generation
-        || !conditions::is_true(&status.conditions, READY)
-    {
-        return None;
-    }
-    let last = DateTime::parse_from_rfc3339(status.last_verified_time.as_deref()?)
-        .ok()?
-        .with_timezone(&Utc);
-    let elapsed = (now - last).to_std().unwrap_or_default();
-    // A tenth of slack so that the requeue timer firing a little early still re-verifies.
-    let remaining = interval.checked_sub(elapsed)?;
-    (remaining > interval / 10).then_some(remaining)
+    steps.staging = staging(spec, w, seen.staging.as_ref());
+    steps.case_sensitive = match spec.case_sensitive_identifiers {
+        CaseSensitivityMode::Verify => case_sensitivity_observed(w, false),
+        CaseSensitivityMode::Ignore => case_sensitivity_observed(w, true),
+        CaseSensitivityMode::Fix if w.case_sensitive || w.case_sensitivity_pending_reboot => {
+            case_sensitivity_observed(w, false)
+        }
+        CaseSensitivityMode::Fix => {
+            actions.push(Action::EnableCaseSensitivity);
+            case_sensitivity_fix_planned(w)
+        }
+    };
+    let published = spec.connection_secret.as_ref().map(|s| s.name.clone());
+    steps.secret = match (&published, Coordinates::from_warehouse(w)) {
+        (None, _) => Step::passed(reasons::NOT_REQUESTED, "spec.connectionSecret is not set"),
+        (Some(name), Some(at)) => {
+            actions.push(Action::PublishSecret {
+                name: name.clone(),
+                data: secret_data(spec, &at),
+            });
+            Step::passed(
+                reasons::PUBLISHED,
+                format!("Secret {name} holds the connection's coordinates"),
+            )
+        }
+        (Some(_), None) => Step::waiting(
+            reasons::NOT_CHECKED,
+            format!("{} has no endpoint yet", w.describe()),
+            timing::ENDPOINT_PENDING_RECHECK,
+        ),
+    };
+    actions.push(Action::RemoveStaleSecrets { keep: published });
+    (steps, actions)
 }
 
 #[cfg(test)]

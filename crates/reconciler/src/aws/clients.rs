@@ -1,78 +1,32 @@
 //! AWS clients: one set per (region, identity), built lazily and cached, so that the operator makes no AWS call
 //! until an object needs one and never rebuilds credentials per reconcile. Every client counts its calls
-//! (the `zeroetl_aws_calls_total` metric), retries with the SDK's adaptive mode (client-side rate limiting
-//! after throttling) and bounds each operation with a timeout.
+//! (the `zeroetl_aws_calls_total` metric), retries in the SDK's standard mode with short backoff (see
+//! [`crate::timing`]) and bounds each operation with a timeout.
 
-use std::collections::hash_map::DefaultHasher;
 use std::collections::HashMap;
-use std::hash::{Hash, Hasher};
 use std::sync::Arc;
-use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
-use aws_credential_types::provider::error::CredentialsError;
-use aws_credential_types::provider::{future, ProvideCredentials, SharedCredentialsProvider};
+use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_credential_types::Credentials;
 use aws_smithy_runtime_api::box_error::BoxError;
-use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
+use aws_smithy_runtime_api::client::interceptors::context::{
+    BeforeTransmitInterceptorContextRef, FinalizerInterceptorContextRef,
+};
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
 use tokio::sync::Mutex;
 
+use super::assume_role::AssumedRole;
+use super::error::{classify, AwsErrorKind};
+use super::Identity;
 use crate::error::Result;
 use crate::metrics::Metrics;
-
-/// Whose AWS identity a call runs as.
-#[derive(Clone, PartialEq, Eq)]
-pub enum Identity {
-    /// The operator's own identity (IRSA, EKS Pod Identity, environment, instance profile).
-    Default,
-    /// A role assumed from the operator's identity, typically in another account.
-    AssumeRole {
-        role_arn: String,
-        external_id: Option<String>,
-    },
-    /// An access key pair read from a Secret in the object's namespace.
-    AccessKey {
-        access_key_id: String,
-        secret_access_key: String,
-    },
-}
-
-// Hand-written so that a secret never reaches a log line through `{:?}`.
-impl std::fmt::Debug for Identity {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Identity::Default => f.write_str("Default"),
-            Identity::AssumeRole { role_arn, .. } => write!(f, "AssumeRole({role_arn})"),
-            Identity::AccessKey { access_key_id, .. } => write!(f, "AccessKey({access_key_id})"),
-        }
-    }
-}
-
-impl Identity {
-    /// A cache key that changes when any part of the identity changes (a rotated key gets new clients)
-    /// without holding the secret itself in the key.
-    fn cache_key(&self) -> String {
-        let mut h = DefaultHasher::new();
-        match self {
-            Identity::Default => return "default".into(),
-            Identity::AssumeRole {
-                role_arn,
-                external_id,
-            } => (role_arn, external_id).hash(&mut h),
-            Identity::AccessKey {
-                access_key_id,
-                secret_access_key,
-            } => (access_key_id, secret_access_key).hash(&mut h),
-        }
-        format!("{:?}#{:x}", self, h.finish())
-    }
-}
+use crate::timing;
 
 /// The service clients for one region and identity.
 #[derive(Clone, Debug)]
@@ -82,8 +36,6 @@ pub struct Clients {
     pub redshift: aws_sdk_redshift::Client,
     pub serverless: aws_sdk_redshiftserverless::Client,
     pub data: aws_sdk_redshiftdata::Client,
-    pub iam: aws_sdk_iam::Client,
-    pub sts: aws_sdk_sts::Client,
     pub kms: aws_sdk_kms::Client,
     pub s3: aws_sdk_s3::Client,
 }
@@ -146,14 +98,14 @@ impl AwsClients {
             // 30–60 s. Throttling is absorbed here and, past these attempts, by the controller's backoff.
             .retry_config(
                 RetryConfig::standard()
-                    .with_max_attempts(8)
-                    .with_initial_backoff(Duration::from_millis(200))
-                    .with_max_backoff(Duration::from_secs(10)),
+                    .with_max_attempts(timing::SDK_MAX_ATTEMPTS)
+                    .with_initial_backoff(timing::SDK_INITIAL_BACKOFF)
+                    .with_max_backoff(timing::SDK_MAX_BACKOFF),
             )
             .timeout_config(
                 TimeoutConfig::builder()
-                    .operation_timeout(Duration::from_secs(60))
-                    .operation_attempt_timeout(Duration::from_secs(20))
+                    .operation_timeout(timing::SDK_OPERATION_TIMEOUT)
+                    .operation_attempt_timeout(timing::SDK_ATTEMPT_TIMEOUT)
                     .build(),
             );
         if let Some(url) = &self.settings.endpoint_url {
@@ -236,8 +188,6 @@ impl AwsClients {
             redshift: client!(aws_sdk_redshift),
             serverless: client!(aws_sdk_redshiftserverless),
             data: client!(aws_sdk_redshiftdata),
-            iam: client!(aws_sdk_iam),
-            sts: client!(aws_sdk_sts),
             kms: client!(aws_sdk_kms),
             s3: aws_sdk_s3::Client::from_conf(s3),
         }
@@ -254,7 +204,8 @@ fn retry_partition(service: &str) -> aws_sdk_rds::config::retry::RetryPartition 
         .build()
 }
 
-/// Counts every attempt each client sends, by service and operation.
+/// Counts every attempt each client sends, by service and operation, and every attempt AWS answered with an
+/// error, by code (throttles too, which the SDK retries without the reconciler seeing them).
 #[derive(Clone, Debug)]
 struct CallCounter(Arc<Metrics>);
 
@@ -274,93 +225,59 @@ impl Intercept for CallCounter {
         }
         Ok(())
     }
-}
 
-/// Credentials of an assumed role, fetched with an explicit STS AssumeRole (with the external id the role's
-/// trust policy requires) and shared by every client built for that identity.
-#[derive(Clone)]
-struct AssumedRole {
-    inner: Arc<AssumedRoleInner>,
-}
-
-struct AssumedRoleInner {
-    sts: aws_sdk_sts::Client,
-    role_arn: String,
-    external_id: Option<String>,
-    cached: Mutex<Option<Credentials>>,
-}
-
-// Hand-written: the external id and the credentials stay out of `{:?}`.
-impl std::fmt::Debug for AssumedRole {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "AssumedRole({})", self.inner.role_arn)
+    fn read_after_attempt(
+        &self,
+        context: &FinalizerInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> std::result::Result<(), BoxError> {
+        let (Some(m), Some(response)) = (cfg.load::<Metadata>(), context.response()) else {
+            return Ok(());
+        };
+        if response.status().as_u16() < 400 {
+            return Ok(());
+        }
+        let code = error_code(
+            response.headers().get("x-amzn-ErrorType"),
+            response.body().bytes(),
+        )
+        .unwrap_or_else(|| format!("Http{}", response.status().as_u16()));
+        let throttled = classify(&code) == AwsErrorKind::Throttled;
+        self.0.aws_error(m.service(), m.name(), &code, throttled);
+        Ok(())
     }
 }
 
-impl AssumedRole {
-    /// Refresh this long before expiry, so that no request starts with credentials about to lapse.
-    const REFRESH_MARGIN: Duration = Duration::from_secs(300);
-    const SESSION_NAME: &'static str = "zeroetl-operator";
-
-    fn new(sts: aws_sdk_sts::Client, role_arn: String, external_id: Option<String>) -> AssumedRole {
-        AssumedRole {
-            inner: Arc::new(AssumedRoleInner {
-                sts,
-                role_arn,
-                external_id,
-                cached: Mutex::new(None),
-            }),
-        }
+/// The error code of a failed response: the JSON protocols' `x-amzn-ErrorType` header
+/// (`Code:uri` or `ns#Code`), else the XML protocols' `<Code>` element.
+fn error_code(header: Option<&str>, body: Option<&[u8]>) -> Option<String> {
+    if let Some(h) = header {
+        let code = h.split(':').next().unwrap_or(h);
+        return Some(code.rsplit('#').next().unwrap_or(code).to_string());
     }
+    let text = std::str::from_utf8(body?).ok()?;
+    let start = text.find("<Code>")? + "<Code>".len();
+    let end = text[start..].find("</Code>")? + start;
+    Some(text[start..end].trim().to_string())
+}
 
-    /// Cached credentials, or new ones from STS when there are none or they are about to expire.
-    async fn credentials(&self) -> Result<Credentials> {
-        let mut cached = self.inner.cached.lock().await;
-        if let Some(c) = cached.as_ref() {
-            let fresh_until = c.expiry().and_then(|e| e.checked_sub(Self::REFRESH_MARGIN));
-            if fresh_until.is_some_and(|t| t > std::time::SystemTime::now()) {
-                return Ok(c.clone());
-            }
-        }
-        let out = self
-            .inner
-            .sts
-            .assume_role()
-            .role_arn(&self.inner.role_arn)
-            .role_session_name(Self::SESSION_NAME)
-            .set_external_id(self.inner.external_id.clone())
-            .send()
-            .await
-            .map_err(|e| crate::error::aws("sts", "AssumeRole", e))?;
-        let c = out.credentials().ok_or_else(|| crate::error::Error::Aws {
-            service: "sts",
-            action: "AssumeRole",
-            code: "IncompleteResponse".into(),
-            message: "AssumeRole returned no credentials".into(),
-            category: crate::error::Category::Retryable,
-        })?;
-        let expiry = std::time::SystemTime::try_from(*c.expiration()).ok();
-        let creds = Credentials::new(
-            c.access_key_id(),
-            c.secret_access_key(),
-            Some(c.session_token().to_string()),
-            expiry,
-            "zeroetl-assume-role",
+#[cfg(test)]
+mod tests {
+    use super::error_code;
+
+    #[test]
+    fn error_codes_come_from_the_header_or_the_xml_body() {
+        assert_eq!(
+            error_code(Some("ThrottlingException:http://x"), None).as_deref(),
+            Some("ThrottlingException")
         );
-        *cached = Some(creds.clone());
-        Ok(creds)
-    }
-}
-
-impl ProvideCredentials for AssumedRole {
-    fn provide_credentials<'a>(&'a self) -> future::ProvideCredentials<'a>
-    where
-        Self: 'a,
-    {
-        future::ProvideCredentials::new(async move {
-            self.credentials()
-                .await
-                .map_err(CredentialsError::provider_error)
-        })
+        assert_eq!(
+            error_code(Some("com.amazonaws#ResourceNotFoundException"), None).as_deref(),
+            Some("ResourceNotFoundException")
+        );
+        let xml = b"<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code></Error></ErrorResponse>";
+        assert_eq!(error_code(None, Some(xml)).as_deref(), Some("Throttling"));
+        assert_eq!(error_code(None, Some(b"{}")), None);
     }
 }

@@ -1,11 +1,12 @@
-//! How a reconcile ends, in one shape for both kinds: the step conditions it decided plus its overall
-//! progress, from which Ready, Reconciling and Stalled are derived the same way everywhere.
+//! The overall state of an object after a pass, in one shape for both kinds, from which Ready, Reconciling
+//! and Stalled are derived the same way everywhere, and when to look again.
 
 use std::time::Duration;
 
 use zeroetl_api::conditions::{reasons, Decided, Status, READY, RECONCILING, STALLED};
 
 use crate::error::{Category, Error};
+use crate::timing;
 
 /// The overall state of an object after a reconcile.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -21,8 +22,13 @@ pub enum Progress {
         message: String,
         requeue: Duration,
     },
-    /// Nothing will change until the spec or the world does.
-    Stalled { reason: String, message: String },
+    /// Nothing will change until the spec or the world does. `recheck_after`: when to look at the world
+    /// again; `None` when only a spec change can help (invalid input), which arrives as a watch event.
+    Stalled {
+        reason: String,
+        message: String,
+        recheck_after: Option<Duration>,
+    },
 }
 
 impl Progress {
@@ -34,10 +40,21 @@ impl Progress {
         }
     }
 
+    /// Stalled by something outside the spec (AWS state, a policy): looked at again now and then.
     pub fn stalled(reason: &str, message: impl Into<String>) -> Progress {
         Progress::Stalled {
             reason: reason.into(),
             message: message.into(),
+            recheck_after: Some(timing::STALLED_RECHECK),
+        }
+    }
+
+    /// Stalled by the spec itself: nothing is looked at again until it changes.
+    pub fn refused(reason: &str, message: impl Into<String>) -> Progress {
+        Progress::Stalled {
+            reason: reason.into(),
+            message: message.into(),
+            recheck_after: None,
         }
     }
 
@@ -45,16 +62,16 @@ impl Progress {
     pub fn from_error(e: &Error) -> Progress {
         match e.category() {
             Category::Terminal => Progress::stalled(&e.reason(), e.to_string()),
-            Category::Waiting => match e {
-                Error::Waiting { retry_after, .. } => {
-                    Progress::in_progress(&e.reason(), e.to_string(), *retry_after)
-                }
-                _ => Progress::in_progress(&e.reason(), e.to_string(), Duration::from_secs(10)),
-            },
-            Category::Retryable | Category::Throttled => {
-                Progress::in_progress(&e.reason(), e.to_string(), Duration::from_secs(5))
-            }
+            _ => Progress::in_progress(&e.reason(), e.to_string(), e.retry_after()),
         }
+    }
+
+    pub fn is_ready(&self) -> bool {
+        matches!(self, Progress::Ready { .. })
+    }
+
+    pub fn is_stalled(&self) -> bool {
+        matches!(self, Progress::Stalled { .. })
     }
 }
 
@@ -74,7 +91,9 @@ pub fn summary_conditions(progress: &Progress) -> Vec<Decided> {
             Decided::new(RECONCILING, Status::True, reason, message.clone()),
             Decided::new(STALLED, Status::False, reasons::NOT_STALLED, ""),
         ],
-        Progress::Stalled { reason, message } => vec![
+        Progress::Stalled {
+            reason, message, ..
+        } => vec![
             Decided::new(READY, Status::False, reason, message.clone()),
             Decided::new(RECONCILING, Status::False, reason, ""),
             Decided::new(STALLED, Status::True, reason, message.clone()),
@@ -82,13 +101,12 @@ pub fn summary_conditions(progress: &Progress) -> Vec<Decided> {
     }
 }
 
-/// When to look again. Stalled objects wait for a watch event (a spec change) but still recheck rarely, since
-/// the world (an IAM policy, a quota) can change too.
-pub fn requeue_after(progress: &Progress) -> Duration {
+/// When to look again; `None`: only when the object changes.
+pub fn requeue_after(progress: &Progress) -> Option<Duration> {
     match progress {
-        Progress::Ready { recheck_after, .. } => *recheck_after,
-        Progress::InProgress { requeue, .. } => *requeue,
-        Progress::Stalled { .. } => Duration::from_secs(600),
+        Progress::Ready { recheck_after, .. } => Some(*recheck_after),
+        Progress::InProgress { requeue, .. } => Some(*requeue),
+        Progress::Stalled { recheck_after, .. } => *recheck_after,
     }
 }
 
@@ -150,7 +168,7 @@ mod tests {
             action: "CreateIntegration",
             code: "AccessDenied".into(),
             message: "no".into(),
-            category: Category::Terminal,
+            kind: crate::aws::AwsErrorKind::AccessDenied,
         };
         assert!(
             matches!(Progress::from_error(&denied), Progress::Stalled { reason, .. } if reason == "AccessDenied")
@@ -158,7 +176,8 @@ mod tests {
         let wait = Error::waiting("ConnectionNotReady", "waiting", Duration::from_secs(7));
         assert_eq!(
             requeue_after(&Progress::from_error(&wait)),
-            Duration::from_secs(7)
+            Some(Duration::from_secs(7))
         );
+        assert_eq!(requeue_after(&Progress::refused("InvalidSpec", "x")), None);
     }
 }

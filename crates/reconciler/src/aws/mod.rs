@@ -1,0 +1,12 @@
+//! AWS plumbing shared by every reconciler: cached clients per (region, identity), the one error
+//! classification, and the Data API statement runner.
+
+mod assume_role;
+mod clients;
+pub mod data_api;
+mod error;
+mod identity;
+
+pub use clients::{AwsClients, AwsSettings, Clients};
+pub use error::{classify, incomplete, not_found, sdk_error, AwsErrorKind};
+pub use identity::Identity;

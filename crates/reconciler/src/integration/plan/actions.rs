@@ -1,0 +1,120 @@
+//! The changes the plan can ask for, as plain data: apply turns each into one or a few AWS calls.
+
+use std::collections::BTreeMap;
+
+use zeroetl_api::conditions::{
+    DESTINATION_DATABASE_READY, INTEGRATION_ACTIVE, SOURCE_READY, TARGET_READY,
+};
+
+use crate::aws::data_api::DataApiTarget;
+
+/// A change on the source database.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SourceAction {
+    /// Create the derived parameter group (same family as the current one).
+    CreateGroup {
+        name: String,
+        family: String,
+        description: String,
+    },
+    /// Set values in a group the operator owns.
+    SetParameters {
+        group: String,
+        parameters: Vec<ParameterChange>,
+    },
+    /// Attach the group to the source (the cluster for Aurora, the instance for RDS).
+    AttachGroup { group: String },
+    /// Reboot this instance so that static parameters take effect.
+    Reboot { instance: String },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParameterChange {
+    pub name: String,
+    pub value: String,
+    /// Dynamic parameters apply at once; static ones wait for the reboot.
+    pub immediate: bool,
+}
+
+/// A change on the target warehouse.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TargetAction {
+    PutResourcePolicy {
+        namespace_arn: String,
+        policy: String,
+    },
+    EnableCaseSensitivity,
+}
+
+/// A change to the AWS integration.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum IntegrationAction {
+    Create {
+        name: String,
+        source_arn: String,
+        target_arn: String,
+        kms_key_id: Option<String>,
+        additional_encryption_context: Option<BTreeMap<String, String>>,
+        data_filter: Option<String>,
+        description: Option<String>,
+        tags: BTreeMap<String, String>,
+    },
+    /// ModifyIntegration with only the fields that differ.
+    Modify {
+        arn: String,
+        name: Option<String>,
+        data_filter: Option<String>,
+        description: Option<String>,
+    },
+    Tag {
+        arn: String,
+        add: BTreeMap<String, String>,
+        remove: Vec<String>,
+    },
+    /// DeleteIntegration, when the object is deleted with deletionPolicy Delete.
+    Delete { arn: String, name: String },
+}
+
+/// `CREATE DATABASE … FROM INTEGRATION` through the Data API.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CreateDatabase {
+    pub name: String,
+    pub integration_id: String,
+    pub source_database: Option<String>,
+    /// Where and as whom the statement runs.
+    pub target: DataApiTarget,
+}
+
+impl CreateDatabase {
+    /// The statement. Names are validated identifiers; quoting keeps their case with case sensitivity on.
+    pub fn sql(&self) -> String {
+        let mut sql = format!(
+            "CREATE DATABASE \"{}\" FROM INTEGRATION '{}'",
+            self.name, self.integration_id
+        );
+        if let Some(source) = &self.source_database {
+            sql.push_str(&format!(" DATABASE \"{source}\""));
+        }
+        sql
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Action {
+    Source(SourceAction),
+    Target(TargetAction),
+    Integration(IntegrationAction),
+    Database(CreateDatabase),
+}
+
+impl Action {
+    /// The step condition an error of this action is reported on.
+    pub fn condition_type(&self) -> &'static str {
+        match self {
+            Action::Source(_) => SOURCE_READY,
+            Action::Target(_) => TARGET_READY,
+            Action::Integration(_) => INTEGRATION_ACTIVE,
+            Action::Database(_) => DESTINATION_DATABASE_READY,
+        }
+    }
+}

@@ -1,0 +1,240 @@
+//! IntegrationActive: create the integration, adopt a matching one, follow AWS's lifecycle, and keep the
+//! mutable fields (name, data filter, description, tags) as the spec says.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use aws_sdk_rds::types::IntegrationStatus;
+use zeroetl_api::conditions::{find, is_valid_reason, INTEGRATION_ACTIVE};
+
+use super::actions::{Action, IntegrationAction};
+use super::{reasons, Input, Step, DEFAULT_DATA_FILTER};
+use crate::integration::observed::AwsIntegration;
+use crate::timing;
+
+pub(super) fn plan_integration(
+    input: &Input,
+    prerequisites_ready: bool,
+    source_arn: Option<&str>,
+    target_arn: Option<&str>,
+    actions: &mut Vec<Action>,
+) -> (Step, Option<AwsIntegration>) {
+    let Some(found) = input.integration else {
+        if !prerequisites_ready {
+            return (
+                Step::blocked(
+                    INTEGRATION_ACTIVE,
+                    reasons::WAITING_FOR_PREREQUISITES,
+                    "created once the source and the target are ready",
+                ),
+                None,
+            );
+        }
+        let (Some(source_arn), Some(target_arn)) = (source_arn, target_arn) else {
+            return (
+                Step::blocked(
+                    INTEGRATION_ACTIVE,
+                    reasons::WAITING_FOR_PREREQUISITES,
+                    "created once the source and target ARNs are known",
+                ),
+                None,
+            );
+        };
+        let spec = input.spec;
+        actions.push(Action::Integration(IntegrationAction::Create {
+            name: input.name.to_string(),
+            source_arn: source_arn.to_string(),
+            target_arn: target_arn.to_string(),
+            kms_key_id: spec.kms_key_id.clone(),
+            additional_encryption_context: spec.additional_encryption_context.clone(),
+            data_filter: spec.data_filter.clone(),
+            description: spec.description.clone(),
+            tags: spec.tags.clone().unwrap_or_default(),
+        }));
+        return (
+            Step::working(
+                INTEGRATION_ACTIVE,
+                reasons::CREATING,
+                format!("creating integration {}", input.name),
+                timing::AFTER_ACTION,
+            ),
+            None,
+        );
+    };
+
+    // Found by stored ARN or by name: ours only if it joins the same source and target.
+    let adoptable = source_arn.is_none_or(|s| s == found.source_arn)
+        && target_arn.is_none_or(|t| t == found.target_arn);
+    if !adoptable {
+        return (
+            Step::stalled(
+                INTEGRATION_ACTIVE,
+                reasons::NAME_CONFLICT,
+                format!(
+                    "an integration named {} already exists from {} to {}, not from {} to {}; choose another spec.integrationName",
+                    found.name,
+                    found.source_arn,
+                    found.target_arn,
+                    source_arn.unwrap_or("?"),
+                    target_arn.unwrap_or("?")
+                ),
+            ),
+            None,
+        );
+    }
+    (
+        integration_state_step(input, found, actions),
+        Some(found.clone()),
+    )
+}
+
+fn integration_state_step(
+    input: &Input,
+    found: &AwsIntegration,
+    actions: &mut Vec<Action>,
+) -> Step {
+    let name = &found.name;
+    let first_error = found.errors.first();
+    let error_text = || {
+        found
+            .errors
+            .iter()
+            .map(|e| format!("{}: {}", e.code, e.message))
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    if found.status != IntegrationStatus::Deleting {
+        if let Some(tag) = tag_change(input, found) {
+            actions.push(Action::Integration(tag));
+        }
+    }
+    let since_transition = |reason: &str| {
+        find(&input.status.conditions, INTEGRATION_ACTIVE)
+            .filter(|c| c.reason == reason)
+            .map(|c| {
+                let secs = input.now.timestamp() - c.last_transition_time.0.as_second();
+                Duration::from_secs(secs.max(0) as u64)
+            })
+            .unwrap_or_default()
+    };
+    match &found.status {
+        IntegrationStatus::Active => match modification(input, found) {
+            Some(modify) => {
+                actions.push(Action::Integration(modify));
+                Step::working(
+                    INTEGRATION_ACTIVE,
+                    reasons::MODIFYING,
+                    format!("updating integration {name} in place"),
+                    timing::AFTER_ACTION,
+                )
+            }
+            None => Step::done(
+                INTEGRATION_ACTIVE,
+                reasons::ACTIVE,
+                format!("integration {name} is active"),
+            ),
+        },
+        IntegrationStatus::Creating => {
+            let elapsed = found
+                .create_time
+                .map(|t| (input.now - t).to_std().unwrap_or_default())
+                .unwrap_or_default();
+            Step::working(
+                INTEGRATION_ACTIVE,
+                reasons::CREATING,
+                format!("AWS is creating integration {name}"),
+                timing::adaptive_poll(elapsed),
+            )
+        }
+        status @ (IntegrationStatus::Modifying | IntegrationStatus::Syncing) => {
+            let reason = if *status == IntegrationStatus::Modifying {
+                reasons::MODIFYING
+            } else {
+                reasons::SYNCING
+            };
+            Step::working(
+                INTEGRATION_ACTIVE,
+                reason,
+                format!("integration {name} is {}", status.as_str()),
+                timing::adaptive_poll(since_transition(reason)),
+            )
+        }
+        IntegrationStatus::Deleting => Step::working(
+            INTEGRATION_ACTIVE,
+            reasons::DELETING,
+            format!("integration {name} is being deleted outside the operator; it is created again once gone"),
+            timing::FOREIGN_DELETE_RECHECK,
+        ),
+        status => {
+            let fallback = if *status == IntegrationStatus::Failed {
+                reasons::FAILED
+            } else {
+                reasons::NEEDS_ATTENTION
+            };
+            let reason = first_error
+                .map(|e| e.code.as_str())
+                .filter(|c| is_valid_reason(c))
+                .unwrap_or(fallback);
+            let detail = if found.errors.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", error_text())
+            };
+            Step::stalled(
+                INTEGRATION_ACTIVE,
+                reason,
+                format!("integration {name} is {}{detail}", status.as_str()),
+            )
+        }
+    }
+}
+
+fn modification(input: &Input, found: &AwsIntegration) -> Option<IntegrationAction> {
+    let spec = input.spec;
+    let name = (found.name != input.name).then(|| input.name.to_string());
+    let wanted_filter = spec
+        .data_filter
+        .as_deref()
+        .unwrap_or(DEFAULT_DATA_FILTER)
+        .trim();
+    let data_filter = (found
+        .data_filter
+        .as_deref()
+        .unwrap_or(DEFAULT_DATA_FILTER)
+        .trim()
+        != wanted_filter)
+        .then(|| wanted_filter.to_string());
+    let wanted_description = spec.description.as_deref().unwrap_or_default();
+    let description = (found.description.as_deref().unwrap_or_default() != wanted_description)
+        .then(|| wanted_description.to_string());
+    (name.is_some() || data_filter.is_some() || description.is_some()).then(|| {
+        IntegrationAction::Modify {
+            arn: found.arn.clone(),
+            name,
+            data_filter,
+            description,
+        }
+    })
+}
+
+/// Tags are managed only when the spec has a `tags` map; then AWS matches it exactly (AWS's own `aws:` tags
+/// aside).
+fn tag_change(input: &Input, found: &AwsIntegration) -> Option<IntegrationAction> {
+    let wanted = input.spec.tags.as_ref()?;
+    let add: BTreeMap<String, String> = wanted
+        .iter()
+        .filter(|(k, v)| found.tags.get(*k) != Some(*v))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let remove: Vec<String> = found
+        .tags
+        .keys()
+        .filter(|k| !wanted.contains_key(*k) && !k.to_ascii_lowercase().starts_with("aws:"))
+        .cloned()
+        .collect();
+    (!add.is_empty() || !remove.is_empty()).then(|| IntegrationAction::Tag {
+        arn: found.arn.clone(),
+        add,
+        remove,
+    })
+}

@@ -1,0 +1,36 @@
+//! The reasons this reconciler writes on its step conditions (CamelCase, as `metav1.Condition` requires).
+
+pub const PARAMETERS_IN_SYNC: &str = "ParametersInSync";
+pub const PARAMETER_VALUES_WRONG: &str = "ParameterValuesWrong";
+pub const FIXING_PARAMETERS: &str = "FixingParameters";
+pub const REBOOT_REQUIRED: &str = "RebootRequired";
+pub const REBOOTING: &str = "Rebooting";
+pub const PARAMETERS_APPLYING: &str = "ParametersApplying";
+pub const PARAMETER_GROUP_SHARED: &str = "ParameterGroupShared";
+pub const SOURCE_NOT_FOUND: &str = "SourceNotFound";
+pub const SOURCE_NOT_AVAILABLE: &str = "SourceNotAvailable";
+pub const UNSUPPORTED_ENGINE: &str = "UnsupportedEngine";
+pub const BACKUPS_DISABLED: &str = "AutomatedBackupsDisabled";
+pub const WAITING_FOR_SOURCE: &str = "WaitingForSource";
+pub const TARGET_NOT_FOUND: &str = "TargetNotFound";
+pub const TARGET_NOT_AVAILABLE: &str = "TargetNotAvailable";
+pub const TARGET_UNSUPPORTED: &str = "TargetUnsupported";
+pub const AUTHORIZED: &str = "Authorized";
+pub const AUTHORIZATION_MISSING: &str = "AuthorizationMissing";
+pub const CASE_SENSITIVITY_OFF: &str = "CaseSensitivityOff";
+pub const FIXING_TARGET: &str = "FixingTarget";
+pub const INVALID_RESOURCE_POLICY: &str = "InvalidResourcePolicy";
+pub const WAITING_FOR_PREREQUISITES: &str = "WaitingForPrerequisites";
+pub const CREATING: &str = "Creating";
+pub const ACTIVE: &str = "Active";
+pub const MODIFYING: &str = "Modifying";
+pub const SYNCING: &str = "Syncing";
+pub const DELETING: &str = "Deleting";
+pub const FAILED: &str = "Failed";
+pub const NEEDS_ATTENTION: &str = "NeedsAttention";
+pub const NAME_CONFLICT: &str = "NameConflict";
+pub const NOT_REQUESTED: &str = "NotRequested";
+pub const WAITING_FOR_INTEGRATION: &str = "WaitingForIntegration";
+pub const CREATED: &str = "Created";
+pub const SOURCE_DATABASE_REQUIRED: &str = "SourceDatabaseRequired";
+pub const SOURCE_DATABASE_NOT_APPLICABLE: &str = "SourceDatabaseNotApplicable";

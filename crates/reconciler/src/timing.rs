@@ -1,0 +1,128 @@
+//! Every duration the reconcilers wait, poll, recheck or back off for, in one place, each with the reason
+//! for its value. Change timing here, nowhere else.
+
+use std::time::Duration;
+
+// ---------------------------------------------------------------------------------------------------------
+// Requeues after a pass, by how it ended
+
+/// A Ready integration is described again this often (a hand edit or a failure in AWS shows up within it).
+pub const READY_RECHECK: Duration = Duration::from_secs(300);
+/// A stalled object whose cause lies outside the spec (a reboot to do, a failed integration, a policy) is
+/// looked at this often, so a fix made outside the operator shows up without a spec change.
+pub const STALLED_RECHECK: Duration = Duration::from_secs(120);
+/// After a change the operator made itself: AWS usually reflects it within a couple of seconds.
+pub const AFTER_ACTION: Duration = Duration::from_secs(2);
+/// A RedshiftConnection that is missing or not Ready yet; its own watch event usually comes first.
+pub const CONNECTION_RECHECK: Duration = Duration::from_secs(30);
+/// A Secret the spec names does not exist (yet). Secrets are not watched, so this is how it is noticed.
+pub const SECRET_RECHECK: Duration = Duration::from_secs(15);
+/// A source database that is not `available` (modifying, backing up, …): minutes-long operations.
+pub const SOURCE_BUSY_RECHECK: Duration = Duration::from_secs(10);
+/// A warehouse that is not available (a workgroup update takes seconds).
+pub const TARGET_BUSY_RECHECK: Duration = Duration::from_secs(5);
+/// An integration AWS is deleting on someone else's request; it is created again once gone.
+pub const FOREIGN_DELETE_RECHECK: Duration = Duration::from_secs(10);
+/// While AWS deletes the integration this object asked it to delete.
+pub const DELETE_POLL: Duration = Duration::from_secs(2);
+/// An integration that cannot be deleted yet (creating or modifying).
+pub const DELETE_BLOCKED_RECHECK: Duration = Duration::from_secs(5);
+/// AWS answered "wait" (a conflicting operation, an invalid state) without saying how long.
+pub const WAITING_DEFAULT: Duration = Duration::from_secs(10);
+/// A transient failure recorded in the status; the controller's backoff decides the real delay.
+pub const RETRY_DEFAULT: Duration = Duration::from_secs(5);
+
+/// While AWS creates or modifies an integration: quick at first, slower the longer it takes (an initial load
+/// of a large database can take an hour), never slower than once a minute.
+pub fn adaptive_poll(elapsed: Duration) -> Duration {
+    (elapsed / 10).clamp(Duration::from_secs(2), Duration::from_secs(60))
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Connections
+
+/// How long a Ready RedshiftConnection's verification stays fresh by default (`--connection-reverify-interval`).
+pub const CONNECTION_REVERIFY_DEFAULT: Duration = Duration::from_secs(300);
+/// Serverless applies `enable_case_sensitive_identifier` without a reboot; the workgroup is briefly MODIFYING.
+pub const CASE_SENSITIVITY_APPLYING: Duration = Duration::from_secs(3);
+/// A provisioned warehouse rebooting (started by its owner) to apply a parameter.
+pub const WAREHOUSE_REBOOTING: Duration = Duration::from_secs(10);
+/// A warehouse without an endpoint yet (a workgroup being created).
+pub const ENDPOINT_PENDING_RECHECK: Duration = Duration::from_secs(10);
+/// The shortest temporary database credentials AWS issues; they only prove issuance and are dropped at once.
+pub const TEMPORARY_CREDENTIALS_LIFETIME: Duration = Duration::from_secs(900);
+
+// ---------------------------------------------------------------------------------------------------------
+// Data API statements
+
+/// `SELECT 1` answers in well under a second; 20 s means something is wrong, and the pass reports it running.
+pub const SELECT_ONE_DEADLINE: Duration = Duration::from_secs(20);
+/// `CREATE DATABASE … FROM INTEGRATION` may take longer; a slower one is retried (idempotently) next pass.
+pub const CREATE_DATABASE_DEADLINE: Duration = Duration::from_secs(30);
+/// First pause between DescribeStatement polls, doubled up to [`STATEMENT_POLL_MAX`]: the Data API has no push.
+pub const STATEMENT_POLL_START: Duration = Duration::from_millis(100);
+pub const STATEMENT_POLL_MAX: Duration = Duration::from_secs(2);
+/// A statement still running at its deadline is looked at again after this.
+pub const STATEMENT_RUNNING_RECHECK: Duration = Duration::from_secs(5);
+
+// ---------------------------------------------------------------------------------------------------------
+// Backoff after failures (per object, exponential with equal jitter)
+
+/// First retry after a transient failure.
+pub const BACKOFF_BASE: Duration = Duration::from_secs(1);
+/// First retry after AWS throttled us: slower, so a fleet backs off together.
+pub const BACKOFF_THROTTLED_BASE: Duration = Duration::from_secs(5);
+/// No object waits longer than this between attempts.
+pub const BACKOFF_MAX: Duration = Duration::from_secs(300);
+
+// ---------------------------------------------------------------------------------------------------------
+// AWS SDK
+
+/// Standard-mode retries inside one call: short backoff, so throttling is absorbed without stretching a call
+/// (adaptive mode stretched single calls to 30–60 s at a steady 50% throttle rate).
+pub const SDK_MAX_ATTEMPTS: u32 = 8;
+pub const SDK_INITIAL_BACKOFF: Duration = Duration::from_millis(200);
+pub const SDK_MAX_BACKOFF: Duration = Duration::from_secs(10);
+/// One call, retries included, and one attempt: a hung connection never holds a worker for long.
+pub const SDK_OPERATION_TIMEOUT: Duration = Duration::from_secs(60);
+pub const SDK_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(20);
+/// Assumed-role credentials are refreshed this long before they expire, so no request starts with
+/// credentials about to lapse.
+pub const ASSUMED_ROLE_REFRESH_MARGIN: Duration = Duration::from_secs(300);
+
+// ---------------------------------------------------------------------------------------------------------
+// Leader election (the controller crate)
+
+/// How long a Lease holds without renewal.
+pub const LEASE_DURATION: Duration = Duration::from_secs(15);
+/// A holder renews this often; a standby retries acquiring this often.
+pub const LEASE_RENEW_EVERY: Duration = Duration::from_secs(5);
+/// The holder stops reconciling when it has not renewed for this long: strictly below [`LEASE_DURATION`], so
+/// it has stopped before any standby may acquire.
+pub const LEASE_RENEW_DEADLINE: Duration = Duration::from_secs(10);
+/// Every Lease request is bounded, so a hung API call cannot outlast the renew deadline.
+pub const LEASE_REQUEST_TIMEOUT: Duration = Duration::from_secs(3);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn adaptive_poll_is_bounded() {
+        assert_eq!(adaptive_poll(Duration::ZERO), Duration::from_secs(2));
+        assert_eq!(
+            adaptive_poll(Duration::from_secs(300)),
+            Duration::from_secs(30)
+        );
+        assert_eq!(
+            adaptive_poll(Duration::from_secs(7200)),
+            Duration::from_secs(60)
+        );
+    }
+
+    #[test]
+    fn the_lease_holder_stops_before_a_standby_may_acquire() {
+        assert!(LEASE_RENEW_DEADLINE + LEASE_REQUEST_TIMEOUT <= LEASE_DURATION);
+        assert!(LEASE_RENEW_EVERY < LEASE_RENEW_DEADLINE);
+    }
+}
