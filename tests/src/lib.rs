@@ -2,13 +2,18 @@
 //! the dynamic API, the real operator binary, aws-sim, and waits with deadlines.
 //! `cargo xtask` reuses the control plane and process handling from here.
 
+pub mod command;
 pub mod control_plane;
 pub mod crds;
+pub mod helm;
 pub mod kubectl;
 pub mod manifests;
+pub mod objects;
 pub mod operator;
+pub mod operator_deployment;
 pub mod paths;
 pub mod process;
+pub mod rbac;
 pub mod shared;
 pub mod sim;
 pub mod test_env;

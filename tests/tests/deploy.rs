@@ -1,21 +1,23 @@
 //! Packaging e2e: the kustomize config renders, applies to a real control plane and grants the operator's
 //! ServiceAccount exactly what the operator does with the API; the Helm chart lints, renders through Helm
-//! itself (helm-sdkpy) and matches the kustomize config; the Dockerfile is a well-formed multi-stage,
-//! non-root, distroless build.
+//! itself (helm-sdkpy) and matches the kustomize config, and in namespace scope grants nothing outside the
+//! watched namespaces; the Dockerfile is a well-formed multi-stage, non-root, distroless build.
 
 use std::collections::BTreeSet;
-use std::future::Future;
-use std::panic::AssertUnwindSafe;
-use std::path::{Path, PathBuf};
-use std::process::Stdio;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, ensure, Context, Result};
-use futures::FutureExt;
 use serde_json::{json, Value};
+use zeroetl_e2e::command::{kubectl_local, with_cleanup};
 use zeroetl_e2e::crds::{install_crds, parse_crds, project_crd_files};
-use zeroetl_e2e::kubectl::{kubectl, kubectl_binary};
+use zeroetl_e2e::helm::{chart_dir, check_lint, helm_check, helm_uninstall};
+use zeroetl_e2e::kubectl::kubectl;
+use zeroetl_e2e::objects::yaml_documents;
+use zeroetl_e2e::objects::{all_of, env_value, find, kind_of, name_of, namespace_of, text_at};
+use zeroetl_e2e::operator_deployment::check_operator_deployment;
 use zeroetl_e2e::paths::workspace_root;
+use zeroetl_e2e::rbac::{can_i, rule_grants, service_account_identity, table_grants, Grant};
 use zeroetl_e2e::test_env::TestEnv;
 
 /// Where config/default puts everything namespaced.
@@ -29,21 +31,18 @@ const CRD_NAMES: [&str; 2] = [
     "zeroetlintegrations.zeroetl.dev",
 ];
 
-/// A kubectl or Python run that takes longer than this is stuck.
-const COMMAND_TIMEOUT: Duration = Duration::from_secs(120);
 /// How long RBAC changes may take to reach the API server's authorizer cache.
 const RBAC_PROPAGATION_TIMEOUT: Duration = Duration::from_secs(30);
 /// How often a pending permission is asked again.
 const RBAC_POLL_INTERVAL: Duration = Duration::from_millis(200);
 
-const HELM_INSTALL_HINT: &str = "pip install --ignore-requires-python helm-sdkpy";
-
 // ---------------------------------------------------------------------------------------------------------
 // What the operator does with the Kubernetes API: the single source the RBAC of both packagings is judged by.
 // ---------------------------------------------------------------------------------------------------------
 
-/// (API group, resource[/subresource], verbs) the operator needs cluster-wide.
-const CLUSTER_PERMISSIONS: &[(&str, &str, &[&str])] = &[
+/// (API group, resource[/subresource], verbs) the operator needs in every namespace it watches: cluster-wide
+/// when it watches all of them.
+const NAMESPACED_PERMISSIONS: &[(&str, &str, &[&str])] = &[
     (
         "zeroetl.dev",
         "zeroetlintegrations",
@@ -77,6 +76,11 @@ const CLUSTER_PERMISSIONS: &[(&str, &str, &[&str])] = &[
     ("events.k8s.io", "events", &["create", "patch"]),
 ];
 
+/// (API group, resource, resource names, verbs) the operator needs cluster-wide whatever it watches: the
+/// kube-system Namespace, from which it derives its default cluster name.
+const CLUSTER_SCOPED_PERMISSIONS: &[(&str, &str, &[&str], &[&str])] =
+    &[("", "namespaces", &["kube-system"], &["get"])];
+
 /// What leader election needs, in the operator's own namespace only.
 const LEASE_PERMISSIONS: &[(&str, &str, &[&str])] = &[(
     "coordination.k8s.io",
@@ -101,6 +105,9 @@ const FORBIDDEN: &[(&str, &str, Option<&str>, Option<&str>)] = &[
     ),
     ("get", "nodes", None, None),
     ("list", "namespaces", None, None),
+    // Only the kube-system Namespace may be read.
+    ("get", "namespaces/default", None, None),
+    ("watch", "namespaces", None, None),
     (
         "create",
         "clusterroles.rbac.authorization.k8s.io",
@@ -173,431 +180,131 @@ const FORBIDDEN: &[(&str, &str, Option<&str>, Option<&str>)] = &[
     ("update", "leases.coordination.k8s.io", None, Some("team-a")),
 ];
 
-/// Every (group, resource, verb) the permission table grants.
-fn permission_triples(table: &[(&str, &str, &[&str])]) -> BTreeSet<(String, String, String)> {
-    let mut triples = BTreeSet::new();
-    for (group, resource, verbs) in table {
-        for verb in *verbs {
-            triples.insert((group.to_string(), resource.to_string(), verb.to_string()));
-        }
-    }
-    triples
-}
-
-/// Every (group, resource, verb) a list of RBAC rules grants; fails on wildcards, resourceNames and
-/// nonResourceURLs (the operator needs none).
-fn rule_triples(rules: &Value) -> Result<BTreeSet<(String, String, String)>> {
-    let rules = rules
-        .as_array()
-        .ok_or_else(|| anyhow!("rules is not a list: {rules}"))?;
-    let strings = |rule: &Value, key: &str| -> Result<Vec<String>> {
-        Ok(rule
-            .get(key)
-            .and_then(Value::as_array)
-            .ok_or_else(|| anyhow!("rule without {key}: {rule}"))?
-            .iter()
-            .map(|v| v.as_str().unwrap_or_default().to_owned())
-            .collect())
-    };
-    let mut triples = BTreeSet::new();
-    for rule in rules {
-        ensure!(
-            rule.get("resourceNames").is_none() && rule.get("nonResourceURLs").is_none(),
-            "unexpected resourceNames/nonResourceURLs in {rule}"
-        );
-        for group in strings(rule, "apiGroups")? {
-            for resource in strings(rule, "resources")? {
-                for verb in strings(rule, "verbs")? {
-                    ensure!(
-                        group != "*" && resource != "*" && verb != "*",
-                        "wildcard in rule {rule}"
-                    );
-                    triples.insert((group.clone(), resource.clone(), verb));
-                }
-            }
-        }
-    }
-    Ok(triples)
-}
-
-// ---------------------------------------------------------------------------------------------------------
-// Commands with deadlines, YAML documents.
-// ---------------------------------------------------------------------------------------------------------
-
-struct CommandOutput {
-    success: bool,
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-/// Runs `program args` in the workspace root, killed after `COMMAND_TIMEOUT`.
-async fn run_command(program: &Path, args: &[&str]) -> Result<CommandOutput> {
-    let shown = format!("{} {}", program.display(), args.join(" "));
-    let child = tokio::process::Command::new(program)
-        .args(args)
-        .current_dir(workspace_root())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .with_context(|| format!("start `{shown}`"))?;
-    let output = tokio::time::timeout(COMMAND_TIMEOUT, child.wait_with_output())
-        .await
-        .map_err(|_| anyhow!("`{shown}` did not finish within {COMMAND_TIMEOUT:?}"))?
-        .with_context(|| format!("run `{shown}`"))?;
-    Ok(CommandOutput {
-        success: output.status.success(),
-        code: output.status.code(),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    })
-}
-
-/// Runs kubectl with `args` (no cluster needed for kustomize); fails with its stderr.
-async fn kubectl_local(args: &[&str]) -> Result<String> {
-    let output = run_command(&kubectl_binary()?, args).await?;
-    if !output.success {
-        bail!(
-            "kubectl {} failed ({:?}): {}",
-            args.join(" "),
-            output.code,
-            output.stderr
-        );
-    }
-    Ok(output.stdout)
-}
-
-/// The documents of a multi-document YAML stream, as JSON values (empty documents skipped).
-fn yaml_documents(text: &str) -> Result<Vec<Value>> {
-    let mut documents = Vec::new();
-    for document in serde_yaml::Deserializer::from_str(text) {
-        let value: Value =
-            serde::Deserialize::deserialize(document).context("parse a YAML document")?;
-        if !value.is_null() {
-            documents.push(value);
-        }
-    }
-    Ok(documents)
-}
-
-fn kind_of(object: &Value) -> &str {
-    object.get("kind").and_then(Value::as_str).unwrap_or("")
-}
-
-fn name_of(object: &Value) -> &str {
-    object
-        .pointer("/metadata/name")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-}
-
-fn namespace_of(object: &Value) -> Option<&str> {
-    object
-        .pointer("/metadata/namespace")
-        .and_then(Value::as_str)
-}
-
-/// The one object of `kind` (named `name` when given).
-fn find<'a>(objects: &'a [Value], kind: &str, name: Option<&str>) -> Result<&'a Value> {
-    let matches: Vec<&Value> = objects
+/// The grants of a namespaced permission table (any resource name).
+fn namespaced_grants(table: &[(&str, &str, &[&str])]) -> BTreeSet<Grant> {
+    let with_names: Vec<(&str, &str, &[&str], &[&str])> = table
         .iter()
-        .filter(|o| kind_of(o) == kind && name.is_none_or(|n| name_of(o) == n))
+        .map(|(group, resource, verbs)| (*group, *resource, &[] as &[&str], *verbs))
         .collect();
-    match matches.as_slice() {
-        [one] => Ok(one),
-        _ => bail!(
-            "expected one {kind}{} among the rendered objects, found {}: {:?}",
-            name.map(|n| format!(" {n}")).unwrap_or_default(),
-            matches.len(),
-            objects
-                .iter()
-                .map(|o| format!("{}/{}", kind_of(o), name_of(o)))
-                .collect::<Vec<_>>()
-        ),
-    }
+    table_grants(&with_names)
 }
 
-fn text_at<'a>(object: &'a Value, pointer: &str) -> &'a str {
-    object
-        .pointer(pointer)
-        .and_then(Value::as_str)
-        .unwrap_or("")
+/// What the operator's ClusterRole grants when it watches every namespace.
+fn cluster_scope_grants() -> BTreeSet<Grant> {
+    let mut grants = namespaced_grants(NAMESPACED_PERMISSIONS);
+    grants.extend(table_grants(CLUSTER_SCOPED_PERMISSIONS));
+    grants
 }
 
-/// Runs `body`, then `cleanup` whatever `body` did (error or panic); `body`'s failure is reported first.
-async fn with_cleanup(
-    body: impl Future<Output = Result<()>>,
-    cleanup: impl Future<Output = Result<()>>,
-) -> Result<()> {
-    let outcome = AssertUnwindSafe(body).catch_unwind().await;
-    let cleaned = cleanup.await;
-    match outcome {
-        Err(panic) => std::panic::resume_unwind(panic),
-        Ok(result) => result.and(cleaned),
-    }
-}
-
-/// `kubectl kustomize config/default`, parsed.
-async fn render_kustomize() -> Result<Vec<Value>> {
-    let dir = workspace_root().join("config").join("default");
-    let text = kubectl_local(&["kustomize", &dir.display().to_string()]).await?;
-    yaml_documents(&text).context("parse the kustomize output")
-}
-
-// ---------------------------------------------------------------------------------------------------------
-// The Deployment, however it was packaged.
-// ---------------------------------------------------------------------------------------------------------
-
-/// The environment variables `zeroetl-operator run` reads (the `env = "..."` of crates/controller/src/cli.rs),
-/// plus POD_NAME (the leader identity).
-fn operator_env_names() -> Result<BTreeSet<String>> {
-    let path = workspace_root().join("crates/controller/src/cli.rs");
-    let text =
-        std::fs::read_to_string(&path).with_context(|| format!("read {}", path.display()))?;
-    let mut names: BTreeSet<String> = text
-        .split("env = \"")
-        .skip(1)
-        .filter_map(|rest| rest.split('"').next())
-        .map(str::to_owned)
-        .collect();
-    ensure!(
-        names.contains("AWS_REGION") && names.contains("POD_NAMESPACE"),
-        "found no env names in {}: {names:?}",
-        path.display()
-    );
-    names.insert("POD_NAME".to_owned());
-    Ok(names)
-}
-
-/// The value of env var `name` of `container` (its `value`, or `fieldRef:<path>` for the downward API).
-fn env_value(container: &Value, name: &str) -> Option<String> {
-    let var = container
-        .get("env")?
-        .as_array()?
-        .iter()
-        .find(|v| v.get("name").and_then(Value::as_str) == Some(name))?;
-    if let Some(value) = var.get("value") {
-        return Some(
-            value
-                .as_str()
-                .map_or_else(|| value.to_string(), str::to_owned),
-        );
-    }
-    var.pointer("/valueFrom/fieldRef/fieldPath")
-        .and_then(Value::as_str)
-        .map(|path| format!("fieldRef:{path}"))
-}
-
-/// What every packaging of the operator Deployment must hold: the binary's `run` command, probes on the
-/// probe port, the downward API, leader election on, a non-root read-only container without capabilities,
-/// and only env vars the binary reads (extra ones allowed when listed in `extra_env`).
-fn check_operator_deployment(
-    deployment: &Value,
-    service_account: &str,
-    extra_env: &[&str],
-) -> Result<()> {
-    let pod = deployment
-        .pointer("/spec/template/spec")
-        .ok_or_else(|| anyhow!("Deployment has no pod spec"))?;
-    assert_eq!(
-        text_at(pod, "/serviceAccountName"),
-        service_account,
-        "serviceAccountName"
-    );
-    let containers = pod
-        .get("containers")
-        .and_then(Value::as_array)
-        .ok_or_else(|| anyhow!("no containers"))?;
-    assert_eq!(containers.len(), 1, "one container: {containers:?}");
-    let container = &containers[0];
-    assert_eq!(container.get("args"), Some(&json!(["run"])), "args");
-    assert!(
-        !text_at(container, "/image").is_empty(),
-        "the container has no image"
-    );
-
-    // Probes: /healthz for liveness, /readyz for readiness, on the port the binary listens on.
-    let probe_addr = env_value(container, "ZEROETL_PROBE_ADDR").unwrap_or_default();
-    let probe_port: u64 = probe_addr
-        .rsplit(':')
-        .next()
-        .and_then(|p| p.parse().ok())
-        .ok_or_else(|| anyhow!("ZEROETL_PROBE_ADDR {probe_addr:?} has no port"))?;
-    let ports = container
-        .get("ports")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
-    let port_named = |name: &str| {
-        ports
-            .iter()
-            .find(|p| p.get("name").and_then(Value::as_str) == Some(name))
-            .and_then(|p| p.get("containerPort"))
-            .and_then(Value::as_u64)
+/// `resource.group` as kubectl names it, and the subresource.
+fn qualified(group: &str, resource: &str) -> (String, Option<String>) {
+    let (base, subresource) = match resource.split_once('/') {
+        Some((base, sub)) => (base, Some(sub.to_owned())),
+        None => (resource, None),
     };
-    for (probe, path) in [("livenessProbe", "/healthz"), ("readinessProbe", "/readyz")] {
-        let http = container
-            .pointer(&format!("/{probe}/httpGet"))
-            .ok_or_else(|| anyhow!("{probe} is not an httpGet probe: {container}"))?;
-        assert_eq!(text_at(http, "/path"), path, "{probe} path");
-        let port = match http.get("port") {
-            Some(Value::String(name)) => port_named(name),
-            Some(Value::Number(n)) => n.as_u64(),
-            _ => None,
-        };
-        assert_eq!(port, Some(probe_port), "{probe} port vs {probe_addr}");
-    }
-
-    // The downward API and leader election.
-    assert_eq!(
-        env_value(container, "POD_NAME").as_deref(),
-        Some("fieldRef:metadata.name")
-    );
-    assert_eq!(
-        env_value(container, "POD_NAMESPACE").as_deref(),
-        Some("fieldRef:metadata.namespace")
-    );
-    let replicas = deployment
-        .pointer("/spec/replicas")
-        .and_then(Value::as_i64)
-        .unwrap_or(1);
-    if replicas > 1 {
-        assert_eq!(
-            env_value(container, "ZEROETL_LEADER_ELECTION").as_deref(),
-            Some("true"),
-            "{replicas} replicas need leader election"
-        );
-    }
-    let known = operator_env_names()?;
-    for var in container
-        .get("env")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        let name = text_at(var, "/name");
-        assert!(
-            known.contains(name) || extra_env.contains(&name),
-            "env {name} is not read by zeroetl-operator (cli.rs knows {known:?})"
-        );
-    }
-
-    // Non-root, read-only root filesystem, no capabilities, no privilege escalation.
-    let pod_security = pod.get("securityContext").cloned().unwrap_or(Value::Null);
-    let security = container
-        .get("securityContext")
-        .ok_or_else(|| anyhow!("the container has no securityContext"))?;
-    let non_root = |ctx: &Value| ctx.get("runAsNonRoot") == Some(&json!(true));
-    assert!(
-        non_root(security) || non_root(&pod_security),
-        "runAsNonRoot is not set"
-    );
-    let uid = security
-        .get("runAsUser")
-        .or_else(|| pod_security.get("runAsUser"))
-        .and_then(Value::as_i64);
-    assert!(
-        uid.is_some_and(|u| u > 0),
-        "runAsUser must be a non-zero uid (the image's USER is a name, which runAsNonRoot cannot verify): {uid:?}"
-    );
-    assert_eq!(
-        security.get("readOnlyRootFilesystem"),
-        Some(&json!(true)),
-        "readOnlyRootFilesystem"
-    );
-    assert_eq!(
-        security.get("allowPrivilegeEscalation"),
-        Some(&json!(false)),
-        "allowPrivilegeEscalation"
-    );
-    assert_eq!(
-        security.pointer("/capabilities/drop"),
-        Some(&json!(["ALL"])),
-        "capabilities.drop"
-    );
-    assert!(
-        security.pointer("/capabilities/add").is_none(),
-        "capabilities.add must be empty"
-    );
-    Ok(())
+    let name = if group.is_empty() {
+        base.to_owned()
+    } else {
+        format!("{base}.{group}")
+    };
+    (name, subresource)
 }
 
 // ---------------------------------------------------------------------------------------------------------
 // kubectl auth can-i.
 // ---------------------------------------------------------------------------------------------------------
 
-/// Who a ServiceAccount is to the authorizer: its user and groups.
-fn service_account_identity(namespace: &str, name: &str) -> Vec<String> {
-    vec![
-        format!("--as=system:serviceaccount:{namespace}:{name}"),
-        "--as-group=system:serviceaccounts".to_owned(),
-        format!("--as-group=system:serviceaccounts:{namespace}"),
-        "--as-group=system:authenticated".to_owned(),
-    ]
+/// Where the operator is granted its namespaced permissions.
+enum Scope<'a> {
+    /// Everywhere, through the ClusterRole.
+    Cluster,
+    /// Only in these namespaces, through a Role in each.
+    Namespaces(&'a [String]),
 }
 
-/// `kubectl auth can-i verb resource [--subresource] [-n ns | -A]` as `identity`: Ok(true) for yes, Ok(false)
-/// for no, Err for anything else.
-async fn can_i(
-    kubeconfig: &Path,
-    identity: &[String],
-    verb: &str,
-    resource: &str,
-    subresource: Option<&str>,
-    namespace: Option<&str>,
-) -> Result<bool> {
-    let mut args = vec![
-        format!("--kubeconfig={}", kubeconfig.display()),
-        "auth".to_owned(),
-        "can-i".to_owned(),
-        verb.to_owned(),
-        resource.to_owned(),
-    ];
-    if let Some(sub) = subresource {
-        args.push(format!("--subresource={sub}"));
-    }
-    match namespace {
-        Some(ns) => args.push(format!("--namespace={ns}")),
-        None => args.push("--all-namespaces".to_owned()),
-    }
-    args.extend(identity.iter().cloned());
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let output = run_command(&kubectl_binary()?, &args).await?;
-    match (output.stdout.trim(), output.code) {
-        ("yes", Some(0)) => Ok(true),
-        ("no", Some(1)) => Ok(false),
-        (answer, code) => bail!(
-            "kubectl {} answered {answer:?} ({code:?}): {}",
-            args.join(" "),
-            output.stderr
-        ),
+/// Asks every check and collects the answers that differ from the expected one.
+struct CanIChecks<'a> {
+    kubeconfig: &'a Path,
+    identity: Vec<String>,
+    checked: usize,
+    failures: Vec<String>,
+}
+
+impl CanIChecks<'_> {
+    async fn expect(
+        &mut self,
+        allowed: bool,
+        verb: &str,
+        resource: &str,
+        subresource: Option<&str>,
+        namespace: Option<&str>,
+    ) -> Result<()> {
+        self.checked += 1;
+        let answer = can_i(
+            self.kubeconfig,
+            &self.identity,
+            verb,
+            resource,
+            subresource,
+            namespace,
+        )
+        .await?;
+        if answer != allowed {
+            self.failures.push(format!(
+                "{}: {verb} {resource}{} in {}",
+                if allowed {
+                    "denied"
+                } else {
+                    "allowed but must not be"
+                },
+                subresource.map(|s| format!("/{s}")).unwrap_or_default(),
+                namespace.unwrap_or("all namespaces")
+            ));
+        }
+        Ok(())
     }
 }
 
-/// Checks that the ServiceAccount `sa_namespace/sa_name` may do everything the operator does — cluster-wide,
-/// and with Leases in `sa_namespace` — and none of [`FORBIDDEN`]. Waits (with a deadline) for the bindings
-/// to reach the authorizer first.
+/// Checks that the ServiceAccount `sa_namespace/sa_name` may do everything the operator does — in `scope`,
+/// the cluster-scoped reads, and Leases in `sa_namespace` — and none of [`FORBIDDEN`]. In namespace scope,
+/// also that it can do none of its namespaced work (Secrets above all) outside the watched namespaces, nor
+/// across all namespaces. Waits (with a deadline) for the bindings to reach the authorizer first.
 async fn check_operator_permissions(
     kubeconfig: &Path,
     sa_namespace: &str,
     sa_name: &str,
+    scope: Scope<'_>,
 ) -> Result<()> {
     let identity = service_account_identity(sa_namespace, sa_name);
-    // RBAC objects reach the authorizer through an informer: wait until the first grant shows.
+    // Where the namespaced grants must hold (None: across all namespaces), and must not.
+    let (granted_in, denied_in): (Vec<Option<&str>>, Vec<Option<&str>>) = match &scope {
+        // Cluster-wide grants are asked both across all namespaces and in one the operator never heard of.
+        Scope::Cluster => (vec![None, Some("team-a")], vec![]),
+        Scope::Namespaces(watched) => {
+            let mut denied = vec![None, Some("team-a")];
+            if !watched.iter().any(|ns| ns == sa_namespace) {
+                denied.push(Some(sa_namespace));
+            }
+            (watched.iter().map(|ns| Some(ns.as_str())).collect(), denied)
+        }
+    };
+
+    // RBAC objects reach the authorizer through an informer: wait until the first grants show.
     let deadline = Instant::now() + RBAC_PROPAGATION_TIMEOUT;
     loop {
-        let cluster = can_i(
-            kubeconfig,
-            &identity,
-            "watch",
-            "zeroetlintegrations.zeroetl.dev",
-            None,
-            None,
-        )
-        .await?;
-        let lease = can_i(
+        let mut propagated = true;
+        for namespace in &granted_in {
+            propagated &= can_i(
+                kubeconfig,
+                &identity,
+                "watch",
+                "zeroetlintegrations.zeroetl.dev",
+                None,
+                *namespace,
+            )
+            .await?;
+        }
+        propagated &= can_i(
             kubeconfig,
             &identity,
             "update",
@@ -606,89 +313,90 @@ async fn check_operator_permissions(
             Some(sa_namespace),
         )
         .await?;
-        if cluster && lease {
+        if propagated {
             break;
         }
         if Instant::now() >= deadline {
             bail!(
                 "{sa_namespace}/{sa_name}: the RBAC bindings did not take effect within \
-                 {RBAC_PROPAGATION_TIMEOUT:?} (watch zeroetlintegrations: {cluster}, update leases: {lease})"
+                 {RBAC_PROPAGATION_TIMEOUT:?} (watch zeroetlintegrations in {granted_in:?}, update leases)"
             );
         }
         tokio::time::sleep(RBAC_POLL_INTERVAL).await;
     }
 
-    let mut failures = Vec::new();
-    let mut checked = 0;
-    let grants = CLUSTER_PERMISSIONS
-        .iter()
-        .map(|p| (p, None))
-        .chain(LEASE_PERMISSIONS.iter().map(|p| (p, Some(sa_namespace))));
-    for ((group, resource, verbs), lease_namespace) in grants {
-        let (base, subresource) = match resource.split_once('/') {
-            Some((base, sub)) => (base, Some(sub)),
-            None => (*resource, None),
-        };
-        let qualified = if group.is_empty() {
-            base.to_owned()
-        } else {
-            format!("{base}.{group}")
-        };
+    let mut checks = CanIChecks {
+        kubeconfig,
+        identity,
+        checked: 0,
+        failures: Vec::new(),
+    };
+    for (group, resource, verbs) in NAMESPACED_PERMISSIONS {
+        let (resource, subresource) = qualified(group, resource);
         for verb in *verbs {
-            // Cluster-wide grants are asked both across all namespaces and in one namespace the operator
-            // has never heard of.
-            let namespaces: Vec<Option<&str>> = match lease_namespace {
-                Some(ns) => vec![Some(ns)],
-                None => vec![None, Some("team-a")],
-            };
-            for namespace in namespaces {
-                checked += 1;
-                if !can_i(
-                    kubeconfig,
-                    &identity,
-                    verb,
-                    &qualified,
-                    subresource,
-                    namespace,
-                )
-                .await?
-                {
-                    failures.push(format!(
-                        "denied: {verb} {qualified}{} in {}",
-                        subresource.map(|s| format!("/{s}")).unwrap_or_default(),
-                        namespace.unwrap_or("all namespaces")
-                    ));
-                }
+            for namespace in &granted_in {
+                checks
+                    .expect(true, verb, &resource, subresource.as_deref(), *namespace)
+                    .await?;
             }
+            for namespace in &denied_in {
+                checks
+                    .expect(false, verb, &resource, subresource.as_deref(), *namespace)
+                    .await?;
+            }
+        }
+    }
+    for (group, resource, names, verbs) in CLUSTER_SCOPED_PERMISSIONS {
+        let (resource, subresource) = qualified(group, resource);
+        for name in *names {
+            for verb in *verbs {
+                checks
+                    .expect(
+                        true,
+                        verb,
+                        &format!("{resource}/{name}"),
+                        subresource.as_deref(),
+                        None,
+                    )
+                    .await?;
+            }
+        }
+    }
+    for (group, resource, verbs) in LEASE_PERMISSIONS {
+        let (resource, subresource) = qualified(group, resource);
+        for verb in *verbs {
+            checks
+                .expect(
+                    true,
+                    verb,
+                    &resource,
+                    subresource.as_deref(),
+                    Some(sa_namespace),
+                )
+                .await?;
         }
     }
     for (verb, resource, subresource, namespace) in FORBIDDEN {
         let namespace = namespace.map(|ns| if ns.is_empty() { sa_namespace } else { ns });
-        checked += 1;
-        if can_i(
-            kubeconfig,
-            &identity,
-            verb,
-            resource,
-            *subresource,
-            namespace,
-        )
-        .await?
-        {
-            failures.push(format!(
-                "allowed but must not be: {verb} {resource}{} in {}",
-                subresource.map(|s| format!("/{s}")).unwrap_or_default(),
-                namespace.unwrap_or("all namespaces")
-            ));
-        }
+        checks
+            .expect(false, verb, resource, *subresource, namespace)
+            .await?;
     }
     ensure!(
-        failures.is_empty(),
-        "{sa_namespace}/{sa_name}: {} of {checked} permission checks failed:\n  {}",
-        failures.len(),
-        failures.join("\n  ")
+        checks.failures.is_empty(),
+        "{sa_namespace}/{sa_name}: {} of {} permission checks failed:\n  {}",
+        checks.failures.len(),
+        checks.checked,
+        checks.failures.join("\n  ")
     );
     Ok(())
+}
+
+/// `kubectl kustomize config/default`, parsed.
+async fn render_kustomize() -> Result<Vec<Value>> {
+    let dir = workspace_root().join("config").join("default");
+    let text = kubectl_local(&["kustomize", &dir.display().to_string()]).await?;
+    yaml_documents(&text).context("parse the kustomize output")
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -732,8 +440,8 @@ async fn kustomize_renders_crds_rbac_and_deployment() -> Result<()> {
     assert_eq!(namespace_of(service_account), Some(SYSTEM_NAMESPACE));
     let cluster_role = find(&objects, "ClusterRole", Some(KUSTOMIZE_CLUSTER_ROLE))?;
     assert_eq!(
-        rule_triples(&cluster_role["rules"])?,
-        permission_triples(CLUSTER_PERMISSIONS),
+        rule_grants(&cluster_role["rules"])?,
+        cluster_scope_grants(),
         "the ClusterRole must grant exactly what the operator does"
     );
     let binding = find(&objects, "ClusterRoleBinding", None)?;
@@ -746,8 +454,8 @@ async fn kustomize_renders_crds_rbac_and_deployment() -> Result<()> {
     let lease_role = find(&objects, "Role", None)?;
     assert_eq!(namespace_of(lease_role), Some(SYSTEM_NAMESPACE));
     assert_eq!(
-        rule_triples(&lease_role["rules"])?,
-        permission_triples(LEASE_PERMISSIONS),
+        rule_grants(&lease_role["rules"])?,
+        namespaced_grants(LEASE_PERMISSIONS),
         "the leader-election Role must grant exactly Lease get/create/update"
     );
     let lease_binding = find(&objects, "RoleBinding", None)?;
@@ -880,6 +588,7 @@ async fn kustomize_applies_and_grants_exactly_the_operator_permissions() -> Resu
             env.kubeconfig(),
             SYSTEM_NAMESPACE,
             KUSTOMIZE_SERVICE_ACCOUNT,
+            Scope::Cluster,
         )
         .await
     };
@@ -903,76 +612,6 @@ async fn kustomize_applies_and_grants_exactly_the_operator_permissions() -> Resu
 // ---------------------------------------------------------------------------------------------------------
 // (c) Helm.
 // ---------------------------------------------------------------------------------------------------------
-
-fn chart_dir() -> PathBuf {
-    workspace_root().join("charts").join("zeroetl-operator")
-}
-
-/// What tests/deploy/helm_check.py reports.
-struct HelmRun {
-    report: Value,
-    objects: Vec<Value>,
-}
-
-/// Runs tests/deploy/helm_check.py: lint, then a real install (helm-sdkpy has no dry-run) of `release` into
-/// `namespace` with `values`; uninstalled again unless `keep`. Err carries the script's stderr.
-async fn helm_check(
-    env: &TestEnv,
-    release: &str,
-    values: &Value,
-    extra: &[&str],
-) -> Result<HelmRun> {
-    let script = workspace_root().join("tests/deploy/helm_check.py");
-    let chart = chart_dir().display().to_string();
-    let kubeconfig = env.kubeconfig().display().to_string();
-    let values = values.to_string();
-    let mut args = vec![
-        script.to_str().context("script path is not UTF-8")?,
-        "--chart",
-        &chart,
-        "--kubeconfig",
-        &kubeconfig,
-        "--namespace",
-        &env.namespace,
-        "--release",
-        release,
-        "--values",
-        &values,
-    ];
-    args.extend_from_slice(extra);
-    let output = run_command(Path::new("python3"), &args).await?;
-    match output.code {
-        Some(0) => {}
-        Some(3) => bail!(
-            "helm-sdkpy (Helm as a Python library) is not installed: install it with `{HELM_INSTALL_HINT}` \
-             (`cargo xtask test` does this). {}",
-            output.stderr.trim()
-        ),
-        code => bail!(
-            "tests/deploy/helm_check.py failed ({code:?}): {}\nstdout: {}",
-            output.stderr.trim(),
-            output.stdout.trim()
-        ),
-    }
-    let report: Value = serde_json::from_str(output.stdout.trim())
-        .with_context(|| format!("helm_check.py printed no JSON: {}", output.stdout))?;
-    let objects = yaml_documents(report["manifest"].as_str().unwrap_or_default())
-        .context("parse the rendered chart")?;
-    Ok(HelmRun { report, objects })
-}
-
-/// Asserts that Helm's lint found nothing worse than INFO (the chart has no icon).
-fn check_lint(run: &HelmRun) {
-    let lint = &run.report["lint"];
-    assert_eq!(lint["errors"], json!(0), "helm lint errors: {lint}");
-    let bad: Vec<&Value> = lint["messages"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|m| m["severity"] != json!("INFO"))
-        .collect();
-    assert!(bad.is_empty(), "helm lint warnings/errors: {bad:?}");
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn helm_chart_lints_renders_and_matches_kustomize() -> Result<()> {
@@ -1011,10 +650,44 @@ async fn helm_chart_lints_renders_and_matches_kustomize() -> Result<()> {
         check_operator_deployment(deployment, &fullname, &[])?;
         assert_eq!(deployment.pointer("/spec/replicas"), Some(&json!(2)));
         let container = &deployment["spec"]["template"]["spec"]["containers"][0];
+        // With the default values the chart passes no flag, so any operator version runs it.
+        assert_eq!(container["args"], json!(["run"]), "default args");
         assert_eq!(
             container["image"],
             json!("ghcr.io/zeroetl/zeroetl-operator:0.1.0")
         );
+        // Two replicas: spread over nodes, and a budget that never drains both at once.
+        let pod_labels = deployment.pointer("/spec/selector/matchLabels").cloned();
+        assert_eq!(
+            deployment.pointer("/spec/template/spec/topologySpreadConstraints"),
+            Some(&json!([{
+                "labelSelector": {"matchLabels": pod_labels},
+                "maxSkew": 1,
+                "topologyKey": "kubernetes.io/hostname",
+                "whenUnsatisfiable": "ScheduleAnyway",
+            }]))
+        );
+        let budget = find(objects, "PodDisruptionBudget", Some(&fullname))?;
+        // A 1.20 server has no policy/v1.
+        assert_eq!(budget["apiVersion"], json!("policy/v1beta1"));
+        assert_eq!(budget.pointer("/spec/maxUnavailable"), Some(&json!(1)));
+        assert_eq!(
+            budget.pointer("/spec/selector/matchLabels"),
+            deployment.pointer("/spec/selector/matchLabels")
+        );
+        // Nothing optional is on by default.
+        for kind in [
+            "NetworkPolicy",
+            "ServiceMonitor",
+            "PodMonitor",
+            "PrometheusRule",
+            "ConfigMap",
+        ] {
+            assert!(
+                all_of(objects, kind).is_empty(),
+                "{kind} rendered by default"
+            );
+        }
         assert_eq!(
             env_value(container, "ZEROETL_LEASE_NAME").as_deref(),
             Some(fullname.as_str())
@@ -1032,10 +705,7 @@ async fn helm_chart_lints_renders_and_matches_kustomize() -> Result<()> {
             chart_role["rules"], kustomize_role["rules"],
             "the chart's ClusterRole rules differ from config/rbac/role.yaml"
         );
-        assert_eq!(
-            rule_triples(&chart_role["rules"])?,
-            permission_triples(CLUSTER_PERMISSIONS)
-        );
+        assert_eq!(rule_grants(&chart_role["rules"])?, cluster_scope_grants());
         let chart_lease_role = find(objects, "Role", None)?;
         assert_eq!(
             chart_lease_role["rules"],
@@ -1071,13 +741,10 @@ async fn helm_chart_lints_renders_and_matches_kustomize() -> Result<()> {
         assert!(notes.contains(&fullname), "NOTES.txt: {notes}");
 
         // The installed RBAC, as the chart's ServiceAccount sees it.
-        check_operator_permissions(env.kubeconfig(), &env.namespace, &fullname).await
-    };
-    let uninstall = async {
-        helm_check(&env, &release, &json!({}), &["--action", "uninstall"])
+        check_operator_permissions(env.kubeconfig(), &env.namespace, &fullname, Scope::Cluster)
             .await
-            .map(drop)
     };
+    let uninstall = helm_uninstall(&env, &release);
     with_cleanup(checks, uninstall).await?;
 
     // Every knob reaches the Deployment.
@@ -1154,6 +821,75 @@ async fn helm_chart_lints_renders_and_matches_kustomize() -> Result<()> {
         "unexpected refusal: {err}"
     );
     Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn helm_namespace_scope_grants_nothing_outside_the_watched_namespaces() -> Result<()> {
+    let env = TestEnv::new("deploy-scope").await?;
+    // Two namespaces to watch; the release namespace itself is not one of them.
+    let watched = vec![
+        TestEnv::bare("deploy-scope-watched").await?.namespace,
+        TestEnv::bare("deploy-scope-watched").await?.namespace,
+    ];
+    let release = env.namespace.clone();
+    let fullname = format!("{release}-zeroetl-operator");
+    let installed = helm_check(
+        &env,
+        &release,
+        &json!({"watchNamespaces": watched}),
+        &["--keep"],
+    )
+    .await?;
+    let checks = async {
+        check_lint(&installed);
+        let objects = &installed.objects;
+
+        // A Role and RoleBinding in each watched namespace with the namespaced grants...
+        let mut role_namespaces = BTreeSet::new();
+        for role in all_of(objects, "Role") {
+            if name_of(role) == fullname {
+                assert_eq!(
+                    rule_grants(&role["rules"])?,
+                    namespaced_grants(NAMESPACED_PERMISSIONS)
+                );
+                role_namespaces.insert(namespace_of(role).unwrap_or_default().to_owned());
+            }
+        }
+        assert_eq!(role_namespaces, watched.iter().cloned().collect());
+        for binding in all_of(objects, "RoleBinding") {
+            if name_of(binding) == fullname {
+                assert_eq!(
+                    binding["subjects"],
+                    json!([{"kind": "ServiceAccount", "name": fullname, "namespace": release}])
+                );
+                assert_eq!(text_at(binding, "/roleRef/kind"), "Role");
+            }
+        }
+        // ...and a ClusterRole with the cluster-scoped read only.
+        let cluster_role = find(objects, "ClusterRole", Some(&fullname))?;
+        assert_eq!(
+            rule_grants(&cluster_role["rules"])?,
+            table_grants(CLUSTER_SCOPED_PERMISSIONS)
+        );
+        let deployment = find(objects, "Deployment", Some(&fullname))?;
+        check_operator_deployment(deployment, &fullname, &[])?;
+        assert_eq!(
+            env_value(
+                &deployment["spec"]["template"]["spec"]["containers"][0],
+                "ZEROETL_NAMESPACES"
+            ),
+            Some(watched.join(","))
+        );
+
+        check_operator_permissions(
+            env.kubeconfig(),
+            &release,
+            &fullname,
+            Scope::Namespaces(&watched),
+        )
+        .await
+    };
+    with_cleanup(checks, helm_uninstall(&env, &release)).await
 }
 
 // ---------------------------------------------------------------------------------------------------------
