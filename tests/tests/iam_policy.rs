@@ -508,8 +508,8 @@ fn scanner_skips_test_files() -> Result<()> {
         assert!(!name.contains("tests"), "{} was scanned", file.display());
     }
     assert!(
-        files.iter().any(|f| f.ends_with("aws.rs")),
-        "aws.rs (sts:AssumeRole) was not scanned"
+        files.iter().any(|f| f.ends_with("aws/assume_role.rs")),
+        "aws/assume_role.rs (sts:AssumeRole) was not scanned"
     );
     Ok(())
 }

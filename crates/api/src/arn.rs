@@ -96,7 +96,7 @@ impl NamespaceArn {
     pub fn parse(s: &str) -> Option<NamespaceArn> {
         let arn = Arn::parse(s)?;
         let (kind, id) = match arn.service.as_str() {
-            // Provisioned clusters use a colon, serverless a slash; AWS-FACTS.md.
+            // Provisioned clusters use a colon, serverless a slash; docs/aws-facts.md, "Redshift side".
             "redshift" => (
                 WarehouseKind::Provisioned,
                 arn.resource.strip_prefix("namespace:")?,

@@ -1,4 +1,4 @@
-//! What zero-ETL needs from each source engine's parameters (AWS-FACTS.md, "Source prerequisites"), as data,
+//! What zero-ETL needs from each source engine's parameters (docs/aws-facts.md, "Source prerequisites"), as data,
 //! and the pure diff between a parameter group's values and those needs.
 
 use std::collections::BTreeMap;

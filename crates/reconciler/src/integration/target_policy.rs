@@ -1,4 +1,4 @@
-//! The Redshift resource policy that authorizes a zero-ETL source on a target namespace (AWS-FACTS.md,
+//! The Redshift resource policy that authorizes a zero-ETL source on a target namespace (docs/aws-facts.md,
 //! "Redshift side"): one statement lets `redshift.amazonaws.com` authorize inbound integrations from the
 //! source ARN, one lets the source account create them. A namespace has a single policy document, so ours
 //! are merged into it; statements written by anyone else are kept as they are.

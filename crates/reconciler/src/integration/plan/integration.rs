@@ -21,11 +21,16 @@ pub(super) fn plan_integration(
 ) -> (Step, Option<AwsIntegration>) {
     let Some(found) = input.integration else {
         if !prerequisites_ready {
+            // There is no integration, so it is not active (False, not Unknown), whatever the reason.
+            let message = match &input.status.integration_arn {
+                Some(arn) => format!("integration {arn} no longer exists in AWS; it is created again once the source and the target are ready"),
+                None => "created once the source and the target are ready".to_string(),
+            };
             return (
-                Step::blocked(
+                Step::waiting_on_earlier(
                     INTEGRATION_ACTIVE,
                     reasons::WAITING_FOR_PREREQUISITES,
-                    "created once the source and the target are ready",
+                    message,
                 ),
                 None,
             );

@@ -140,6 +140,13 @@ impl Step {
             state: StepState::Done,
         }
     }
+    /// A step that does not hold and waits on an earlier one: False, and it does not decide the progress.
+    fn waiting_on_earlier(type_: &str, reason: &str, message: impl Into<String>) -> Step {
+        Step {
+            condition: Decided::new(type_, Status::False, reason, message),
+            state: StepState::Done,
+        }
+    }
 }
 
 /// Whether source and target need looking at this time. Once the integration is healthy and every

@@ -1309,3 +1309,40 @@ fn a_stalled_step_wins_over_work_in_progress() {
     // The integration that already exists is still tracked.
     assert_eq!(reason_of(&p, INTEGRATION_ACTIVE), reasons::CREATING);
 }
+
+#[test]
+fn an_integration_deleted_outside_with_its_grant_removed_is_reported_not_active() {
+    // Verify mode on the target: the operator may not put the grant back, so nothing is created again.
+    let mut c = Case::fresh();
+    c.spec.prerequisites.target = PrerequisiteMode::Verify;
+    c.status.integration_arn = Some(INTEGRATION_ARN.into());
+    c.status.state = Some("active".into());
+    c.target = Observed::Seen(TargetState {
+        policy: None,
+        ..good_target()
+    });
+    c.integration = None;
+    let p = c.plan();
+    assert!(p.actions.is_empty(), "{:?}", p.actions);
+    let target = condition(&p, TARGET_READY);
+    assert_eq!(
+        (target.status, target.reason.as_str()),
+        (Status::False, reasons::AUTHORIZATION_MISSING)
+    );
+    assert!(
+        target
+            .message
+            .contains("redshift:AuthorizeInboundIntegration"),
+        "{}",
+        target.message
+    );
+    let active = condition(&p, INTEGRATION_ACTIVE);
+    assert_eq!(active.status, Status::False);
+    assert!(
+        active.message.contains(INTEGRATION_ARN),
+        "{}",
+        active.message
+    );
+    assert!(is_stalled(&p, reasons::AUTHORIZATION_MISSING));
+    assert_eq!(p.observed.integration, None);
+}
