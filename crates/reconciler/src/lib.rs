@@ -25,6 +25,8 @@ pub mod k8s;
 pub mod metrics;
 pub mod pipeline;
 pub mod progress;
+#[cfg(test)]
+mod testing;
 pub mod timing;
 pub mod warehouse;
 

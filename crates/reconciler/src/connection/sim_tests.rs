@@ -1,53 +1,24 @@
 //! Verification steps and identities against aws-sim (real SDK clients and wire protocols, no Kubernetes).
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use aws_sim::{Estate, Fault, FaultKind, SimConfig, SimHandle, Timings};
-use prometheus_client::registry::Registry;
+use aws_sim::{Fault, FaultKind, SimHandle};
 use serde_json::json;
 use zeroetl_api::RedshiftConnectionSpec;
 
 use super::plan::{self, reasons, Step, Steps};
 use super::{apply, observe};
-use crate::aws::{AwsClients, AwsSettings, Clients, Identity};
-use crate::metrics::Metrics;
+use crate::aws::{AwsClients, Clients, Identity};
+use crate::testing::{self, operator_key};
 
 const PARTNER_ROLE: &str = "arn:aws:iam::222222222222:role/zeroetl-connector";
 
 async fn sim() -> SimHandle {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../config/samples/aws-estate.yaml"
-    );
-    let estate = Estate::from_yaml_file(path).expect("sample estate");
-    aws_sim::spawn(SimConfig {
-        port: 0,
-        seed: Some(estate),
-        timings: Timings::all(Duration::from_millis(50)),
-    })
-    .await
-    .expect("aws-sim starts")
+    testing::sample_sim().await
 }
 
 fn factory(sim: &SimHandle) -> AwsClients {
-    // The default identity (used to call STS for AssumeRole) comes from the environment, as in a pod.
-    std::env::set_var("AWS_ACCESS_KEY_ID", "AKIAZEROETLOPERATOR1");
-    std::env::set_var("AWS_SECRET_ACCESS_KEY", "operator-demo-secret");
-    std::env::set_var("AWS_EC2_METADATA_DISABLED", "true");
-    AwsClients::new(
-        AwsSettings {
-            endpoint_url: Some(sim.endpoint()),
-        },
-        Arc::new(Metrics::new(&mut Registry::default())),
-    )
-}
-
-fn operator_key() -> Identity {
-    Identity::AccessKey {
-        access_key_id: "AKIAZEROETLOPERATOR1".into(),
-        secret_access_key: "operator-demo-secret".into(),
-    }
+    testing::aws_clients(sim)
 }
 
 fn spec(value: serde_json::Value) -> RedshiftConnectionSpec {

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use aws_sim::{Estate, Fault, FaultKind, SimConfig, SimHandle, Timings};
+use aws_sim::{Fault, FaultKind, SimHandle};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 use serde_json::Value;
@@ -26,11 +26,11 @@ use super::observe::{self, Observation};
 use super::observed::Observed;
 use super::observed::TargetRef;
 use super::plan::reasons;
-use crate::aws::{AwsClients, AwsSettings, Clients, Identity};
+use crate::aws::Clients;
 use crate::k8s::Notice;
-use crate::metrics::Metrics;
 use crate::pipeline;
 use crate::progress::Progress;
+use crate::testing;
 
 const ACCOUNT: &str = "111111111111";
 const REGION: &str = "us-east-1";
@@ -40,35 +40,11 @@ const WAREHOUSE_NS: &str =
 const DEADLINE: Duration = Duration::from_secs(60);
 
 async fn sim() -> SimHandle {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../config/samples/aws-estate.yaml"
-    );
-    let estate = Estate::from_yaml_file(path).expect("the sample estate parses");
-    aws_sim::spawn(SimConfig {
-        port: 0,
-        seed: Some(estate),
-        timings: Timings::all(Duration::from_millis(50)),
-    })
-    .await
-    .expect("aws-sim starts")
+    testing::sample_sim().await
 }
 
 async fn clients(sim: &SimHandle) -> Arc<Clients> {
-    let metrics = Arc::new(Metrics::new(
-        &mut prometheus_client::registry::Registry::default(),
-    ));
-    let aws = AwsClients::new(
-        AwsSettings {
-            endpoint_url: Some(sim.endpoint()),
-        },
-        metrics,
-    );
-    let operator = Identity::AccessKey {
-        access_key_id: "AKIAZEROETLOPERATOR1".into(),
-        secret_access_key: "operator-demo-secret".into(),
-    };
-    aws.clients(REGION, &operator).await.expect("clients")
+    testing::operator_clients(sim).await
 }
 
 fn orders_spec() -> ZeroEtlIntegrationSpec {

@@ -1,16 +1,13 @@
 //! The warehouse module against aws-sim (real SDK clients, real wire protocols), seeded with the sample
 //! estate plus a cluster on a default parameter group.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use aws_sim::{Estate, SimConfig, SimHandle, Timings};
-use prometheus_client::registry::Registry;
+use aws_sim::SimHandle;
 use tokio::time::Instant;
 
 use super::*;
-use crate::aws::{AwsClients, AwsSettings, Identity};
-use crate::metrics::Metrics;
+use crate::testing;
 
 const ANALYTICS_ARN: &str = "arn:aws:redshift-serverless:us-east-1:111111111111:namespace/3f1c2a9e-5b7d-4e21-9c3a-1a2b3c4d5e01";
 const RA3_ARN: &str =
@@ -19,40 +16,14 @@ const STAGING_ROLE: &str = "arn:aws:iam::111111111111:role/redshift-staging";
 
 /// The sample estate with one more cluster, `plain-ra3`, left on `default.redshift-2.0`.
 async fn sim() -> SimHandle {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../config/samples/aws-estate.yaml"
-    );
     let mut yaml: serde_json::Value =
-        serde_json::to_value(Estate::from_yaml_file(path).expect("sample estate"))
-            .expect("estate as JSON");
+        serde_json::to_value(testing::sample_estate()).expect("estate as JSON");
     let clusters = yaml
         .pointer_mut("/accounts/0/regions/us-east-1/redshiftClusters")
         .and_then(serde_json::Value::as_array_mut)
         .expect("the sample estate has provisioned clusters");
     clusters.push(serde_json::json!({"id": "plain-ra3", "nodeType": "ra3.xlplus", "numberOfNodes": 2, "encrypted": true, "port": 5439}));
-    let estate: Estate = serde_json::from_value(yaml).expect("estate");
-    aws_sim::spawn(SimConfig {
-        port: 0,
-        seed: Some(estate),
-        timings: Timings::all(Duration::from_millis(50)),
-    })
-    .await
-    .expect("aws-sim starts")
-}
-
-async fn operator_clients(sim: &SimHandle) -> Arc<Clients> {
-    let aws = AwsClients::new(
-        AwsSettings {
-            endpoint_url: Some(sim.endpoint()),
-        },
-        Arc::new(Metrics::new(&mut Registry::default())),
-    );
-    let operator = Identity::AccessKey {
-        access_key_id: "AKIAZEROETLOPERATOR1".into(),
-        secret_access_key: "operator-demo-secret".into(),
-    };
-    aws.clients("us-east-1", &operator).await.expect("clients")
+    testing::sim_with(serde_json::from_value(yaml).expect("estate")).await
 }
 
 /// Polls `probe` until it returns true, failing after `within`.
@@ -71,7 +42,7 @@ where
 #[tokio::test]
 async fn resolves_a_serverless_workgroup_and_its_namespace() {
     let sim = sim().await;
-    let c = operator_clients(&sim).await;
+    let c = testing::operator_clients(&sim).await;
     let w = by_workgroup(&c, "analytics-wg")
         .await
         .expect("analytics-wg resolves");
@@ -97,7 +68,7 @@ async fn resolves_a_serverless_workgroup_and_its_namespace() {
 #[tokio::test]
 async fn resolves_a_provisioned_cluster() {
     let sim = sim().await;
-    let c = operator_clients(&sim).await;
+    let c = testing::operator_clients(&sim).await;
     let w = by_cluster(&c, "warehouse-ra3")
         .await
         .expect("warehouse-ra3 resolves");
@@ -116,7 +87,7 @@ async fn resolves_a_provisioned_cluster() {
 #[tokio::test]
 async fn resolves_a_provisioned_namespace_arn_to_its_cluster() {
     let sim = sim().await;
-    let c = operator_clients(&sim).await;
+    let c = testing::operator_clients(&sim).await;
     let w = by_namespace_arn(&c, RA3_ARN)
         .await
         .expect("provisioned namespace resolves");
@@ -131,7 +102,7 @@ async fn resolves_a_provisioned_namespace_arn_to_its_cluster() {
 #[tokio::test]
 async fn resolves_a_serverless_namespace_arn_to_its_workgroup() {
     let sim = sim().await;
-    let c = operator_clients(&sim).await;
+    let c = testing::operator_clients(&sim).await;
     let w = by_namespace_arn(&c, ANALYTICS_ARN)
         .await
         .expect("serverless namespace resolves");
@@ -143,7 +114,7 @@ async fn resolves_a_serverless_namespace_arn_to_its_workgroup() {
 #[tokio::test]
 async fn serverless_case_sensitivity_is_turned_on_without_a_reboot() {
     let sim = sim().await;
-    let c = operator_clients(&sim).await;
+    let c = testing::operator_clients(&sim).await;
     let w = by_workgroup(&c, "analytics-wg").await.expect("resolves");
     assert_eq!(
         enable_case_sensitivity(&c, &w, false)
@@ -175,7 +146,7 @@ async fn serverless_case_sensitivity_is_turned_on_without_a_reboot() {
 #[tokio::test]
 async fn a_cluster_on_a_default_group_gets_its_own_group_and_waits_for_a_reboot() {
     let sim = sim().await;
-    let c = operator_clients(&sim).await;
+    let c = testing::operator_clients(&sim).await;
     let w = by_cluster(&c, "plain-ra3").await.expect("resolves");
     assert!(!w.case_sensitive && !w.case_sensitivity_pending_reboot);
 

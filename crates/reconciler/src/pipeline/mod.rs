@@ -189,7 +189,13 @@ pub async fn finish<K: Managed>(
     {
         warn!(kind = K::KIND, namespace, name, ?category, error = %message, "pass failed; backing off");
     }
-    match status::write(&api, &name, current.as_ref(), &next).await {
+    // A released object is going away: its status is not written (the write would also change the
+    // resourceVersion the finalizer removal is guarded by).
+    let written = match outcome.release {
+        Some(_) => Ok(false),
+        None => status::write(&api, &name, current.as_ref(), &next).await,
+    };
+    match written {
         Ok(true) => ctx.metrics.status_written(K::KIND),
         Ok(false) => {}
         Err(Error::Kube(kube::Error::Api(refusal)))
@@ -270,3 +276,6 @@ pub fn error_policy<K: Managed>(obj: &K, error: &Error, ctx: &Context) -> Action
     );
     Action::requeue(ctx.backoff.next(&key, error.category()))
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,354 @@
+//! The middle test layer: whole reconciles of both kinds through the real `kube::Client` against an
+//! in-memory API server (`testing::fake_api`) and aws-sim, so a change to status, events, finalizer,
+//! deletion or backoff logic fails in seconds rather than in the end-to-end suite.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use kube::runtime::controller::Action;
+use serde_json::{json, Value};
+use zeroetl_api::conditions::{find, is_true, READY, STALLED};
+use zeroetl_api::{RedshiftConnection, ZeroEtlIntegration};
+
+use crate::backoff;
+use crate::testing::fake_api::{path_of, FakeApi};
+use crate::testing::{context, sample_sim};
+use crate::{connection, integration, Context};
+
+const NAMESPACE: &str = "team-a";
+const ANALYTICS_NS: &str = "arn:aws:redshift-serverless:us-east-1:111111111111:namespace/3f1c2a9e-5b7d-4e21-9c3a-1a2b3c4d5e01";
+const DEADLINE: Duration = Duration::from_secs(60);
+
+fn integration_path(name: &str) -> String {
+    path_of(
+        "zeroetl.dev/v1alpha1",
+        "zeroetlintegrations",
+        NAMESPACE,
+        name,
+    )
+}
+
+fn connection_path(name: &str) -> String {
+    path_of(
+        "zeroetl.dev/v1alpha1",
+        "redshiftconnections",
+        NAMESPACE,
+        name,
+    )
+}
+
+fn secret_path(name: &str) -> String {
+    path_of("v1", "secrets", NAMESPACE, name)
+}
+
+fn integration_object(name: &str, spec: Value) -> Value {
+    json!({
+        "apiVersion": "zeroetl.dev/v1alpha1", "kind": "ZeroEtlIntegration",
+        "metadata": {"name": name, "namespace": NAMESPACE, "generation": 1},
+        "spec": spec,
+    })
+}
+
+/// Orders from the sample Aurora MySQL cluster into the analytics namespace, everything fixed by the operator.
+fn orders(deletion_policy: &str) -> Value {
+    integration_object(
+        "orders",
+        json!({
+            "source": {"dbClusterIdentifier": "orders-aurora"},
+            "target": {"namespaceArn": ANALYTICS_NS},
+            "prerequisites": {"source": "Fix", "allowSourceReboot": true, "target": "Fix"},
+            "deletionPolicy": deletion_policy,
+        }),
+    )
+}
+
+fn analytics_connection() -> Value {
+    json!({
+        "apiVersion": "zeroetl.dev/v1alpha1", "kind": "RedshiftConnection",
+        "metadata": {"name": "analytics", "namespace": NAMESPACE, "generation": 1},
+        "spec": {"region": "us-east-1", "serverless": {"workgroupName": "analytics-wg"}, "database": "dev",
+                 "caseSensitiveIdentifiers": "Fix", "connectionSecret": {"name": "analytics-connection"}},
+    })
+}
+
+async fn reconcile_integration(api: &FakeApi, ctx: &Arc<Context>, name: &str) -> Option<Action> {
+    let obj: ZeroEtlIntegration = api.get(&integration_path(name))?;
+    Some(
+        integration::reconcile(Arc::new(obj), ctx.clone())
+            .await
+            .expect("the pass ends without a controller error"),
+    )
+}
+
+async fn reconcile_connection(api: &FakeApi, ctx: &Arc<Context>, name: &str) -> Action {
+    let obj: RedshiftConnection = api.get(&connection_path(name)).expect("stored");
+    connection::reconcile(Arc::new(obj), ctx.clone())
+        .await
+        .expect("the pass ends without a controller error")
+}
+
+/// Reconciles the integration as the controller would until `done` holds for the stored object (or it is
+/// gone, `None`).
+async fn integration_until(
+    api: &FakeApi,
+    ctx: &Arc<Context>,
+    name: &str,
+    what: &str,
+    done: impl Fn(Option<&ZeroEtlIntegration>) -> bool,
+) {
+    let started = Instant::now();
+    loop {
+        reconcile_integration(api, ctx, name).await;
+        let stored: Option<ZeroEtlIntegration> = api.get(&integration_path(name));
+        if done(stored.as_ref()) {
+            return;
+        }
+        assert!(
+            started.elapsed() < DEADLINE,
+            "{what} not reached: {:#?}",
+            stored.and_then(|o| o.status).map(|s| s.conditions)
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn ready(obj: Option<&ZeroEtlIntegration>) -> bool {
+    obj.and_then(|o| o.status.as_ref())
+        .is_some_and(|s| is_true(&s.conditions, READY))
+}
+
+fn status_writes(api: &FakeApi) -> usize {
+    api.requests()
+        .iter()
+        .filter(|r| r.starts_with("PATCH") && r.ends_with("/status"))
+        .count()
+}
+
+#[tokio::test]
+async fn an_integration_gets_its_finalizer_first_reaches_ready_then_costs_no_write() {
+    let sim = sample_sim().await;
+    let api = FakeApi::default();
+    let ctx = context(&api, &sim);
+    api.put(&integration_path("orders"), &orders("Delete"));
+
+    reconcile_integration(&api, &ctx, "orders").await;
+    let first = api.requests();
+    assert!(
+        first[0].starts_with("PATCH") && !first[0].ends_with("/status"),
+        "the finalizer is the first write: {first:?}"
+    );
+    let stored: ZeroEtlIntegration = api.get(&integration_path("orders")).unwrap();
+    assert_eq!(
+        stored.metadata.finalizers.as_deref(),
+        Some(&[integration::FINALIZER.to_string()][..])
+    );
+
+    integration_until(&api, &ctx, "orders", "Ready", ready).await;
+    let events = api.event_reasons();
+    for expected in [
+        "CreatedParameterGroup",
+        "AuthorizedSource",
+        "CreatedIntegration",
+        "Ready",
+    ] {
+        assert!(
+            events.iter().any(|e| e == expected),
+            "{expected} missing from {events:?}"
+        );
+    }
+    let stored: ZeroEtlIntegration = api.get(&integration_path("orders")).unwrap();
+    let status = stored.status.unwrap();
+    assert!(status.integration_arn.is_some() && status.created_with.is_some());
+    assert_eq!(status.observed_generation, Some(1));
+
+    // Steady state: a pass writes nothing and publishes nothing.
+    api.clear_requests();
+    let action = reconcile_integration(&api, &ctx, "orders").await.unwrap();
+    assert_eq!(action, Action::requeue(crate::timing::READY_RECHECK));
+    let requests = api.requests();
+    assert!(
+        requests.iter().all(|r| r.starts_with("GET")),
+        "a steady pass only reads: {requests:?}"
+    );
+}
+
+#[tokio::test]
+async fn deletion_goes_through_apply_and_releases_the_object_once_aws_is_done() {
+    let sim = sample_sim().await;
+    let api = FakeApi::default();
+    let ctx = context(&api, &sim);
+    api.put(&integration_path("orders"), &orders("Delete"));
+    integration_until(&api, &ctx, "orders", "Ready", ready).await;
+
+    api.mark_deleted(&integration_path("orders"));
+    integration_until(&api, &ctx, "orders", "released", |o| o.is_none()).await;
+    assert_eq!(sim.counts().get("rds:DeleteIntegration"), Some(&1));
+    let events = api.event_reasons();
+    assert!(
+        events.iter().any(|e| e == "DeletingIntegration"),
+        "{events:?}"
+    );
+    assert!(events.iter().any(|e| e == "Deleted"), "{events:?}");
+}
+
+#[tokio::test]
+async fn retain_releases_at_once_and_never_deletes_in_aws() {
+    let sim = sample_sim().await;
+    let api = FakeApi::default();
+    let ctx = context(&api, &sim);
+    api.put(&integration_path("orders"), &orders("Retain"));
+    integration_until(&api, &ctx, "orders", "Ready", ready).await;
+
+    api.mark_deleted(&integration_path("orders"));
+    reconcile_integration(&api, &ctx, "orders").await;
+    assert!(api
+        .get::<ZeroEtlIntegration>(&integration_path("orders"))
+        .is_none());
+    assert_eq!(sim.counts().get("rds:DeleteIntegration"), None);
+    assert!(api.event_reasons().iter().any(|e| e == "Retained"));
+}
+
+#[tokio::test]
+async fn a_refused_status_write_leaves_an_honest_status_and_is_counted() {
+    let sim = sample_sim().await;
+    let api = FakeApi::default();
+    let ctx = context(&api, &sim);
+    let mut stale = orders("Delete");
+    stale["status"] = json!({
+        "integrationArn": "arn:aws:rds:us-east-1:111111111111:integration:00000000-0000-0000-0000-000000000000",
+        "state": "active",
+        "conditions": [],
+    });
+    api.put(&integration_path("orders"), &stale);
+    api.refuse_status_writes(1);
+    reconcile_integration(&api, &ctx, "orders").await;
+    let stored: ZeroEtlIntegration = api.get(&integration_path("orders")).unwrap();
+    let status = stored.status.unwrap();
+    let ready = find(&status.conditions, READY).expect("Ready");
+    assert_eq!(
+        (ready.status.as_str(), ready.reason.as_str()),
+        ("False", "StatusRejected")
+    );
+    assert_eq!(status.integration_arn, None, "the stale ARN is gone");
+    assert_eq!(status.state, None);
+    let rejected = ctx
+        .metrics
+        .status_write_rejections
+        .get_or_create(&crate::metrics::KindLabels {
+            kind: "ZeroEtlIntegration",
+        })
+        .get();
+    assert_eq!(rejected, 1);
+}
+
+#[tokio::test]
+async fn an_invalid_spec_stalls_without_aws_and_waits_for_a_change() {
+    let sim = sample_sim().await;
+    let api = FakeApi::default();
+    let ctx = context(&api, &sim);
+    let bad = integration_object(
+        "bad",
+        json!({"source": {}, "target": {"namespaceArn": ANALYTICS_NS}}),
+    );
+    api.put(&integration_path("bad"), &bad);
+    let action = reconcile_integration(&api, &ctx, "bad").await.unwrap();
+    assert_eq!(action, Action::await_change());
+    let stored: ZeroEtlIntegration = api.get(&integration_path("bad")).unwrap();
+    let stalled = find(&stored.status.unwrap().conditions, STALLED)
+        .cloned()
+        .unwrap();
+    assert_eq!(
+        (stalled.status.as_str(), stalled.reason.as_str()),
+        ("True", "InvalidSpec")
+    );
+    assert!(
+        stored.metadata.finalizers.is_none(),
+        "no finalizer for an invalid spec"
+    );
+    assert_eq!(sim.calls().len(), 0);
+}
+
+#[tokio::test]
+async fn a_paused_object_costs_nothing() {
+    let sim = sample_sim().await;
+    let api = FakeApi::default();
+    let ctx = context(&api, &sim);
+    let mut paused = orders("Delete");
+    paused["metadata"]["annotations"] = json!({"zeroetl.dev/paused": "true"});
+    api.put(&integration_path("orders"), &paused);
+    let action = reconcile_integration(&api, &ctx, "orders").await.unwrap();
+    assert_eq!(action, Action::await_change());
+    assert_eq!(api.requests(), Vec::<String>::new());
+    assert_eq!(sim.calls().len(), 0);
+}
+
+#[tokio::test]
+async fn a_connections_success_does_not_reset_an_integrations_backoff_of_the_same_name() {
+    // The bug this pins: backoff keys were `ns/name` for integrations, and any kind's success reset them.
+    let sim = sample_sim().await;
+    let api = FakeApi::default();
+    let ctx = context(&api, &sim);
+    let integration_key = backoff::key("ZeroEtlIntegration", NAMESPACE, "analytics");
+    for _ in 0..3 {
+        ctx.backoff
+            .next(&integration_key, crate::error::Category::Retryable);
+    }
+    api.put(&connection_path("analytics"), &analytics_connection());
+    let started = Instant::now();
+    loop {
+        reconcile_connection(&api, &ctx, "analytics").await;
+        let stored: RedshiftConnection = api.get(&connection_path("analytics")).unwrap();
+        if stored
+            .status
+            .as_ref()
+            .is_some_and(|s| is_true(&s.conditions, READY))
+        {
+            break;
+        }
+        assert!(started.elapsed() < DEADLINE, "{:#?}", stored.status);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(ctx.backoff.attempts(&integration_key), 3);
+    assert_eq!(
+        ctx.backoff
+            .attempts(&backoff::key("RedshiftConnection", NAMESPACE, "analytics")),
+        0
+    );
+}
+
+#[tokio::test]
+async fn a_deleted_connection_secret_is_put_back_without_aws() {
+    let sim = sample_sim().await;
+    let api = FakeApi::default();
+    let ctx = context(&api, &sim);
+    api.put(&connection_path("analytics"), &analytics_connection());
+    let started = Instant::now();
+    while api
+        .get::<RedshiftConnection>(&connection_path("analytics"))
+        .and_then(|c| c.status)
+        .is_none_or(|s| !is_true(&s.conditions, READY))
+    {
+        reconcile_connection(&api, &ctx, "analytics").await;
+        assert!(started.elapsed() < DEADLINE);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let published: Value = api
+        .get(&secret_path("analytics-connection"))
+        .expect("published");
+    assert!(published["data"]["jdbcUrl"].is_string());
+
+    api.remove(&secret_path("analytics-connection"));
+    let calls = sim.calls().len();
+    let writes = status_writes(&api);
+    reconcile_connection(&api, &ctx, "analytics").await;
+    let restored: Value = api
+        .get(&secret_path("analytics-connection"))
+        .expect("restored");
+    assert_eq!(restored["data"], published["data"]);
+    assert_eq!(
+        sim.calls().len(),
+        calls,
+        "restored from status, no AWS call"
+    );
+    assert_eq!(status_writes(&api), writes, "and no status write");
+}
