@@ -9,7 +9,10 @@ use zeroetl_api::connection::{Endpoint, WarehouseKindName};
 use zeroetl_api::{RedshiftConnection, RedshiftConnectionStatus};
 
 use super::*;
+use crate::aws::data_api::StatementEnd;
 use crate::progress::summary_conditions;
+use crate::warehouse::Warehouse;
+use zeroetl_api::arn::WarehouseKind;
 
 /// What the pipeline makes of a decision: the step conditions plus Ready, Reconciling and Stalled.
 fn decide_all(steps: &Steps, summary: &str, reverify: Duration) -> Decision {
