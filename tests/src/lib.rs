@@ -2,6 +2,7 @@
 //! the dynamic API, the real operator binary, aws-sim, and waits with deadlines.
 //! `cargo xtask` reuses the control plane and process handling from here.
 
+pub mod argocd_health;
 pub mod control_plane;
 pub mod crds;
 pub mod kubectl;
