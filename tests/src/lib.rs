@@ -10,6 +10,7 @@ pub mod manifests;
 pub mod operator;
 pub mod paths;
 pub mod process;
+pub mod release;
 pub mod shared;
 pub mod sim;
 pub mod test_env;
