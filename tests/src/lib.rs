@@ -5,6 +5,7 @@
 pub mod argocd_health;
 pub mod control_plane;
 pub mod crds;
+pub mod kstatus;
 pub mod kubectl;
 pub mod manifests;
 pub mod operator;
