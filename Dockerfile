@@ -1,16 +1,20 @@
 # syntax=docker/dockerfile:1
-# zeroetl-operator image: `docker build -t zeroetl-operator:0.1.0 .`
+# zeroetl-operator image: `cargo xtask release` prints the `docker build` command with the version tag.
 # Build stage: the release binary from the workspace (rust-version in Cargo.toml).
 ARG RUST_VERSION=1.94
 FROM rust:${RUST_VERSION}-bookworm AS build
 WORKDIR /src
 COPY . .
 # Cache mounts keep the registry and the target dir between builds; the binary is copied out of the cache.
+# `cargo xtask release` runs this same command (everything up to `cargo build`) on the host. glibc is linked
+# statically (with an explicit --target, RUSTFLAGS skip build scripts and proc macros); static glibc still
+# reads /etc/nsswitch.conf for name lookups, and the runtime image is Debian 12 like this stage.
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/usr/local/cargo/git \
     --mount=type=cache,target=/src/target \
-    cargo build --release --locked -p zeroetl-controller --bin zeroetl-operator \
-    && cp target/release/zeroetl-operator /zeroetl-operator
+    host="$(rustc -vV | sed -n 's/^host: //p')" \
+    && RUSTFLAGS="-C target-feature=+crt-static" cargo build --release --locked -p zeroetl-controller --bin zeroetl-operator --target "$host" \
+    && cp "target/$host/release/zeroetl-operator" /zeroetl-operator
 
 # Runtime stage: glibc + libgcc + CA certificates, no shell, uid/gid 65532.
 FROM gcr.io/distroless/cc-debian12:nonroot

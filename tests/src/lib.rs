@@ -2,11 +2,13 @@
 //! the dynamic API, the real operator binary, aws-sim, and waits with deadlines.
 //! `cargo xtask` reuses the control plane and process handling from here.
 
+pub mod argocd_health;
 pub mod by_hand;
 pub mod command;
 pub mod control_plane;
 pub mod crds;
 pub mod helm;
+pub mod kstatus;
 pub mod kubectl;
 pub mod manifests;
 pub mod objects;
@@ -15,6 +17,7 @@ pub mod operator_deployment;
 pub mod paths;
 pub mod process;
 pub mod rbac;
+pub mod release;
 pub mod shared;
 pub mod sim;
 pub mod test_env;

@@ -4,6 +4,7 @@ mod bench;
 mod control_plane;
 mod crd;
 mod demo;
+mod release;
 mod system;
 mod test;
 mod util;
@@ -46,6 +47,8 @@ enum Command {
         #[command(subcommand)]
         command: Option<DemoCommand>,
     },
+    /// Release artifacts: version and build-context checks, the static release binary, the chart package.
+    Release,
     /// Benchmarks.
     Bench {
         #[command(subcommand)]
@@ -105,6 +108,7 @@ fn main() -> Result<()> {
         Command::Demo {
             detach, timeout, ..
         } => util::block_on(demo::run(detach, std::time::Duration::from_secs(timeout))),
+        Command::Release => release::run(),
         Command::Bench {
             target: BenchTarget::AwsSim,
         } => bench::aws_sim(),

@@ -17,6 +17,8 @@ const PACKAGES: &[(&str, &str)] = &[
     ("kubectl", "kubernetes-client"),
     ("bash", "bash"),
     ("python3", "python3"),
+    // Argo CD health scripts run under Lua 5.1 in tests/tests/argocd_health.rs.
+    ("lua5.1", "lua5.1"),
 ];
 
 /// Python modules the tests import, and the `pip install` arguments that provide each.
