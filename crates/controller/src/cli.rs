@@ -62,6 +62,12 @@ pub struct RunArgs {
     )]
     pub connection_reverify_interval: u64,
 
+    /// Names this Kubernetes cluster in the owner tags of everything the operator creates in AWS, so two
+    /// clusters sharing an AWS account never take each other's resources. Empty: the kube-system namespace's
+    /// uid.
+    #[arg(long, env = "ZEROETL_CLUSTER_NAME", default_value = "")]
+    pub cluster_name: String,
+
     /// Log format.
     #[arg(long, env = "ZEROETL_LOG_FORMAT", value_enum, default_value_t = LogFormat::Json)]
     pub log_format: LogFormat,

@@ -92,6 +92,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         config: Config {
             default_region: args.region.clone(),
             connection_reverify_interval: args.connection_reverify_interval(),
+            cluster_name: cluster_name(&client, &args.cluster_name).await?,
         },
         metrics: metrics.clone(),
         events: Events::new(client.clone(), "zeroetl-operator"),
@@ -147,6 +148,22 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     }
     info!(aws_calls = metrics.aws_calls_total(), "stopped");
     finish(server).await
+}
+
+/// `--cluster-name`, or the kube-system namespace's uid: stable for the cluster's life, unique across clusters.
+async fn cluster_name(client: &kube::Client, flag: &str) -> anyhow::Result<String> {
+    if !flag.is_empty() {
+        return Ok(flag.to_string());
+    }
+    let namespaces: kube::Api<k8s_openapi::api::core::v1::Namespace> =
+        kube::Api::all(client.clone());
+    let system = namespaces.get("kube-system").await.map_err(|e| {
+        anyhow::anyhow!("reading the kube-system namespace for the default --cluster-name: {e}; set --cluster-name")
+    })?;
+    system
+        .metadata
+        .uid
+        .ok_or_else(|| anyhow::anyhow!("the kube-system namespace has no uid; set --cluster-name"))
 }
 
 async fn finish(server: tokio::task::JoinHandle<anyhow::Result<()>>) -> anyhow::Result<()> {

@@ -16,6 +16,9 @@ pub struct Config {
     pub default_region: String,
     /// How often a Ready RedshiftConnection is verified again end to end.
     pub connection_reverify_interval: Duration,
+    /// Names this Kubernetes cluster in the owner tags of everything the operator creates
+    /// (`--cluster-name`, by default the kube-system namespace's uid).
+    pub cluster_name: String,
 }
 
 impl Default for Config {
@@ -23,6 +26,7 @@ impl Default for Config {
         Config {
             default_region: "us-east-1".into(),
             connection_reverify_interval: timing::CONNECTION_REVERIFY_DEFAULT,
+            cluster_name: "test-cluster".into(),
         }
     }
 }

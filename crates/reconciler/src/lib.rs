@@ -23,6 +23,7 @@ pub mod error;
 pub mod integration;
 pub mod k8s;
 pub mod metrics;
+pub mod ownership;
 pub mod pipeline;
 pub mod progress;
 #[cfg(test)]
