@@ -97,6 +97,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         metrics: metrics.clone(),
         events: Events::new(client.clone(), "zeroetl-operator"),
         backoff: Default::default(),
+        leadership: Default::default(),
     });
 
     let namespaces: Vec<Option<&str>> = if args.namespaces.is_empty() {

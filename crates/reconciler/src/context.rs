@@ -7,6 +7,7 @@ use std::time::Duration;
 use crate::aws::AwsClients;
 use crate::backoff::Backoff;
 use crate::k8s::Events;
+use crate::leadership::Leadership;
 use crate::metrics::Metrics;
 use crate::timing;
 
@@ -38,4 +39,6 @@ pub struct Context {
     pub metrics: Arc<Metrics>,
     pub events: Events,
     pub backoff: Backoff,
+    /// Asked before every AWS change and status write.
+    pub leadership: Leadership,
 }

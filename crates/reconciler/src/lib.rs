@@ -22,6 +22,7 @@ pub mod context;
 pub mod error;
 pub mod integration;
 pub mod k8s;
+pub mod leadership;
 pub mod metrics;
 pub mod ownership;
 pub mod pipeline;

@@ -53,7 +53,7 @@ pub async fn reconcile(obj: Arc<RedshiftConnection>, ctx: Arc<Context>) -> Resul
             None => return Ok(Action::await_change()),
         },
     };
-    let outcome = converge(&obj, &ctx).await;
+    let outcome = converge(&obj, &ctx).await?;
     pipeline::finish(&*obj, &ctx, outcome, started).await
 }
 
@@ -61,11 +61,14 @@ pub fn error_policy(obj: Arc<RedshiftConnection>, error: &Error, ctx: Arc<Contex
     pipeline::error_policy(&*obj, error, &ctx)
 }
 
-async fn converge(obj: &RedshiftConnection, ctx: &Context) -> ConnectionOutcome {
+async fn converge(obj: &RedshiftConnection, ctx: &Context) -> Result<ConnectionOutcome> {
     let mut errors = validate_connection(obj);
     errors.extend(plan::spec_problems(&obj.spec));
     if !errors.is_empty() {
-        return Outcome::refused(conditions::reasons::INVALID_SPEC, summarize(&errors));
+        return Ok(Outcome::refused(
+            conditions::reasons::INVALID_SPEC,
+            summarize(&errors),
+        ));
     }
     let interval = ctx.config.connection_reverify_interval;
     let now = Utc::now();
@@ -75,8 +78,9 @@ async fn converge(obj: &RedshiftConnection, ctx: &Context) -> ConnectionOutcome 
         .clone()
         .unwrap_or_else(|| ctx.config.default_region.clone());
     if let Some(remaining) = plan::verification_fresh_for(obj, now, interval) {
+        ctx.leadership.ensure()?;
         if republish_from_status(obj, ctx, &region).await {
-            return still_ready(obj, remaining);
+            return Ok(still_ready(obj, remaining));
         }
         // The Secret could not be put back (a name conflict, an API error): verify and report it.
     }
@@ -96,6 +100,7 @@ async fn converge(obj: &RedshiftConnection, ctx: &Context) -> ConnectionOutcome 
     let (mut steps, actions) = plan::plan(&obj.spec, &seen);
     let mut changes = Vec::new();
     if let (Some(c), Ok(w)) = (&clients, &seen.described) {
+        ctx.leadership.ensure()?;
         let (made, failures) = apply::run(ctx, obj, c, w, &actions).await;
         changes = made;
         for (action, e) in failures {
@@ -113,14 +118,14 @@ async fn converge(obj: &RedshiftConnection, ctx: &Context) -> ConnectionOutcome 
         Err(_) => WarehouseSeen::Unknown,
     };
     let fields = plan::next_status(obj, warehouse, decision.progress.is_ready(), now);
-    Outcome {
+    Ok(Outcome {
         fields: Some(fields),
         steps: decision.conditions,
         progress: decision.progress,
         changes,
         backoff: decision.backoff,
         release: None,
-    }
+    })
 }
 
 /// A fresh verification: everything stays as it is (no status write), looked at again when it is due.

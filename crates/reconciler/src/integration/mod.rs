@@ -38,7 +38,7 @@ pub async fn reconcile(obj: Arc<ZeroEtlIntegration>, ctx: Arc<Context>) -> Resul
         // Not ours to hold (any more): nothing to do.
         (_, true) if !finalizer::has(&*obj, FINALIZER) => return Ok(Action::await_change()),
         (true, true) => released_while_paused(),
-        (false, true) => delete(&obj, &ctx).await,
+        (false, true) => delete(&obj, &ctx).await?,
         (false, false) => converge(&obj, &ctx).await?,
     };
     pipeline::finish(&*obj, &ctx, outcome, started).await
@@ -54,7 +54,10 @@ async fn converge(obj: &ZeroEtlIntegration, ctx: &Context) -> Result<Integration
     }
     finalizer::ensure(&pipeline::api(ctx, obj), obj, FINALIZER).await?;
     match observe::observe(obj, ctx).await {
-        Ok(seen) => Ok(act(obj, &seen).await),
+        Ok(seen) => {
+            ctx.leadership.ensure()?;
+            Ok(act(obj, &seen).await)
+        }
         Err(e) => Ok(Outcome::failed(e)),
     }
 }
@@ -81,11 +84,12 @@ async fn act(obj: &ZeroEtlIntegration, seen: &observe::Observation) -> Integrati
     }
 }
 
-async fn delete(obj: &ZeroEtlIntegration, ctx: &Context) -> IntegrationOutcome {
+async fn delete(obj: &ZeroEtlIntegration, ctx: &Context) -> Result<IntegrationOutcome> {
     let (clients, found) = match observe::observe_deletion(obj, ctx).await {
         Ok(seen) => seen,
-        Err(e) => return Outcome::failed(e),
+        Err(e) => return Ok(Outcome::failed(e)),
     };
+    ctx.leadership.ensure()?;
     let current = obj.status.clone().unwrap_or_default();
     let plan = plan::plan_delete(&obj.spec, &current, &obj.aws_name(), found.as_ref());
     let (applied, failure) = apply::run_deletion(&clients, &plan.actions).await;
@@ -97,14 +101,14 @@ async fn delete(obj: &ZeroEtlIntegration, ctx: &Context) -> IntegrationOutcome {
     }
     let mut changes = plan.notices;
     changes.extend(applied.changes);
-    Outcome {
+    Ok(Outcome {
         fields: Some(fields),
         steps,
         progress,
         changes,
         backoff: failure.as_ref().and_then(|(_, e)| transient(e)),
         release: plan.release.then_some(FINALIZER),
-    }
+    })
 }
 
 /// A paused object that is deleted is released without touching AWS: pausing promised no AWS call.

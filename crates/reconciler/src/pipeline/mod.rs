@@ -172,6 +172,8 @@ pub async fn finish<K: Managed>(
     outcome: Outcome<K::Status>,
     started: Instant,
 ) -> Result<Action> {
+    // A replica that lost the Lease writes nothing (its successor decides the status).
+    ctx.leadership.ensure()?;
     let api = api(ctx, obj);
     let name = obj.name_any();
     let namespace = obj.namespace().unwrap_or_default();

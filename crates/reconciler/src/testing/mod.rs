@@ -98,5 +98,6 @@ pub fn context(api: &FakeApi, sim: &SimHandle) -> Arc<Context> {
         metrics,
         events: Events::new(client, "zeroetl-operator"),
         backoff: Default::default(),
+        leadership: Default::default(),
     })
 }
