@@ -98,6 +98,8 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         events: Events::new(client.clone(), "zeroetl-operator"),
         backoff: Default::default(),
         leadership: Default::default(),
+        locks: Default::default(),
+        stores: Default::default(),
     });
 
     let namespaces: Vec<Option<&str>> = if args.namespaces.is_empty() {

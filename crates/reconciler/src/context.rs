@@ -8,7 +8,9 @@ use crate::aws::AwsClients;
 use crate::backoff::Backoff;
 use crate::k8s::Events;
 use crate::leadership::Leadership;
+use crate::locks::KeyedLocks;
 use crate::metrics::Metrics;
+use crate::stores::Stores;
 use crate::timing;
 
 #[derive(Clone, Debug)]
@@ -41,4 +43,8 @@ pub struct Context {
     pub backoff: Backoff,
     /// Asked before every AWS change and status write.
     pub leadership: Leadership,
+    /// Serializes read-modify-write of shared AWS documents (resource policies).
+    pub locks: Arc<KeyedLocks>,
+    /// The controllers' watch caches.
+    pub stores: Stores,
 }

@@ -23,10 +23,12 @@ pub mod error;
 pub mod integration;
 pub mod k8s;
 pub mod leadership;
+pub mod locks;
 pub mod metrics;
 pub mod ownership;
 pub mod pipeline;
 pub mod progress;
+pub mod stores;
 #[cfg(test)]
 mod testing;
 pub mod timing;

@@ -15,6 +15,7 @@ pub fn after_pass(
     applied: &Applied,
 ) -> ZeroEtlIntegrationStatus {
     let mut next = current.clone();
+    next.planned_actions = Vec::new();
     next.source_arn = plan
         .observed
         .source_arn

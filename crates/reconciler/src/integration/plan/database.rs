@@ -2,7 +2,7 @@
 
 use zeroetl_api::arn::integration_id;
 use zeroetl_api::conditions::DESTINATION_DATABASE_READY;
-use zeroetl_api::integration::ZeroEtlIntegrationSpec;
+use zeroetl_api::integration::{ManagementPolicy, ZeroEtlIntegrationSpec};
 
 use aws_sdk_rds::types::IntegrationStatus;
 
@@ -62,6 +62,16 @@ pub(super) fn plan_database(
             format!("integration ARN {} has no id", integration.arn),
         );
     };
+    if input.policy == ManagementPolicy::ObserveOnly {
+        return Step::stalled(
+            DESTINATION_DATABASE_READY,
+            reasons::NOT_FOUND,
+            format!(
+                "database {} is not recorded as created; managementPolicy ObserveOnly never creates it",
+                db.name
+            ),
+        );
+    }
     let Observed::Seen(target) = input.target else {
         return Step::blocked(
             DESTINATION_DATABASE_READY,

@@ -20,21 +20,27 @@ use chrono::{DateTime, Utc};
 use zeroetl_api::arn::{SourceArn, SourceKind};
 use zeroetl_api::conditions::{is_true, Decided, Status, SOURCE_READY, TARGET_READY};
 use zeroetl_api::integration::{
-    IntegrationSource, ZeroEtlIntegrationSpec, ZeroEtlIntegrationStatus,
+    IntegrationSource, ManagementPolicy, ZeroEtlIntegrationSpec, ZeroEtlIntegrationStatus,
 };
 use zeroetl_api::RedshiftConnectionSpec;
 
 pub use actions::{
     Action, CreateDatabase, IntegrationAction, ParameterChange, SourceAction, TargetAction,
 };
-pub use delete::{plan_delete, DeletePlan};
+pub use delete::{deletes_in_aws, plan_delete, DeletePlan, StillNeeded};
 pub use source::derived_group_name;
 
 use super::observed::{AwsIntegration, Observed, SourceState, TargetRef, TargetState};
+use crate::ownership::Owner;
 use crate::progress::Progress;
 use crate::timing;
 use database::{database_spec_problem, plan_database};
-use integration::plan_integration;
+use integration::{ownership_refusal, plan_integration};
+
+/// Whether this object may not manage (or track) `found`: the step that says why.
+pub fn ownership_refusal_of(input: &Input, found: &AwsIntegration) -> Option<Decided> {
+    ownership_refusal(input, found).map(|s| s.condition)
+}
 use source::plan_source;
 use target::plan_target;
 
@@ -55,6 +61,11 @@ pub struct Input<'a> {
     pub target: &'a Observed<TargetState>,
     /// The integration found by stored ARN or by name, if any.
     pub integration: Option<&'a AwsIntegration>,
+    /// The object, as the owner tags name it.
+    pub owner: &'a Owner,
+    /// The user asked to adopt an integration the operator did not create.
+    pub adopt: bool,
+    pub policy: ManagementPolicy,
     pub now: DateTime<Utc>,
 }
 
@@ -69,6 +80,21 @@ impl Input<'_> {
                 .arn
                 .clone()
                 .or_else(|| self.status.source_arn.clone()),
+        }
+    }
+
+    /// The prerequisite modes in effect: ObserveOnly verifies, whatever the spec says.
+    pub fn source_mode(&self) -> zeroetl_api::integration::PrerequisiteMode {
+        match self.policy {
+            ManagementPolicy::ObserveOnly => zeroetl_api::integration::PrerequisiteMode::Verify,
+            _ => self.spec.prerequisites.source,
+        }
+    }
+
+    pub fn target_mode(&self) -> zeroetl_api::integration::PrerequisiteMode {
+        match self.policy {
+            ManagementPolicy::ObserveOnly => zeroetl_api::integration::PrerequisiteMode::Verify,
+            _ => self.spec.prerequisites.target,
         }
     }
 
@@ -194,6 +220,14 @@ pub fn plan(input: &Input) -> Plan {
     let mut steps = Vec::new();
     let mut observed = ObservedStatus::default();
 
+    // An integration this object may not manage: nothing else is planned, on the source and target neither.
+    if let Some(refusal) = input
+        .integration
+        .and_then(|found| ownership_refusal(input, found))
+    {
+        observed.source_arn = input.source_arn();
+        return finish(Vec::new(), vec![refusal], observed, input);
+    }
     // The source ARN: observed now, or named by the spec, or remembered from an earlier pass.
     let (source_step, source_ready, engine) = plan_source(input, &mut actions);
     let source_arn = input.source_arn();

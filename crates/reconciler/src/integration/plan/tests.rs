@@ -26,6 +26,7 @@ use crate::aws::data_api::DataApiTarget;
 use crate::integration::observed::ParameterGroup;
 use crate::integration::target_policy;
 use crate::integration::validate::immutable_change;
+use crate::ownership::Owner;
 use crate::timing::{
     adaptive_poll as adaptive_requeue, AFTER_ACTION, CONNECTION_RECHECK, READY_RECHECK,
 };
@@ -64,6 +65,7 @@ fn spec() -> ZeroEtlIntegrationSpec {
             source_database: None,
         }),
         deletion_policy: Default::default(),
+        management_policy: Default::default(),
     }
 }
 
@@ -163,10 +165,28 @@ fn warehouse() -> Warehouse {
     }
 }
 
+const CLUSTER: &str = "cluster-1";
+
+fn grant() -> target_policy::Grant<'static> {
+    target_policy::Grant {
+        source_arn: SRC,
+        account: ACCOUNT,
+        scope: CLUSTER,
+    }
+}
+
+fn owner() -> Owner {
+    Owner {
+        cluster: CLUSTER.into(),
+        kind: "ZeroEtlIntegration".into(),
+        namespace: "team-a".into(),
+        name: "orders-to-analytics".into(),
+        uid: "uid-1".into(),
+    }
+}
+
 fn authorized_policy() -> String {
-    target_policy::merged(None, NS, SRC, ACCOUNT)
-        .unwrap()
-        .unwrap()
+    target_policy::merged(None, NS, &grant()).unwrap().unwrap()
 }
 
 fn good_target() -> TargetState {
@@ -199,7 +219,7 @@ fn aws_integration(status: &str) -> AwsIntegration {
         status: status.into(),
         data_filter: Some("include: orders.*".into()),
         description: Some("orders".into()),
-        tags: BTreeMap::new(),
+        tags: owner().tags(),
         errors: vec![],
         create_time: Some(now() - chrono::Duration::seconds(5)),
     }
@@ -213,6 +233,8 @@ struct Case {
     source: Observed<SourceState>,
     target: Observed<TargetState>,
     integration: Option<AwsIntegration>,
+    owner: Owner,
+    adopt: bool,
 }
 
 impl Case {
@@ -224,6 +246,8 @@ impl Case {
             source: Observed::Seen(good_source()),
             target: Observed::Seen(good_target()),
             integration: None,
+            owner: owner(),
+            adopt: false,
         }
     }
 
@@ -237,6 +261,9 @@ impl Case {
             target: &self.target,
             connection: None,
             integration: self.integration.as_ref(),
+            owner: &self.owner,
+            adopt: self.adopt,
+            policy: self.spec.management_policy,
             now: now(),
         })
     }
@@ -753,17 +780,14 @@ fn target_fix_mode_merges_the_policy_and_turns_on_case_sensitivity() {
         })
         .collect();
     assert_eq!(targets.len(), 2, "{targets:?}");
-    let TargetAction::PutResourcePolicy {
-        namespace_arn,
-        policy,
-    } = targets[0]
-    else {
-        panic!()
-    };
-    assert_eq!(namespace_arn, NS);
-    assert!(
-        policy.contains("\"Sid\":\"Keep\"")
-            && target_policy::gaps(Some(policy), SRC, ACCOUNT).complete()
+    assert_eq!(
+        *targets[0],
+        TargetAction::AuthorizeSource {
+            namespace_arn: NS.into(),
+            source_arn: SRC.into(),
+            account: ACCOUNT.into(),
+            scope: CLUSTER.into(),
+        }
     );
     assert_eq!(*targets[1], TargetAction::EnableCaseSensitivity);
     assert_eq!(reason_of(&p, TARGET_READY), reasons::FIXING_TARGET);
@@ -842,7 +866,12 @@ fn ready_prerequisites_create_the_integration_with_every_field() {
             additional_encryption_context: None,
             data_filter: Some("include: orders.*".into()),
             description: Some("orders".into()),
-            tags: [("team".to_string(), "data".to_string())].into(),
+            // The user's tags plus the owner tags that say this object made it.
+            tags: owner()
+                .tags()
+                .into_iter()
+                .chain([("team".to_string(), "data".to_string())])
+                .collect(),
         })]
     );
     assert_eq!(reason_of(&p, INTEGRATION_ACTIVE), reasons::CREATING);
@@ -946,6 +975,9 @@ fn changed_mutable_fields_are_modified_in_place() {
         target: &c.target,
         connection: None,
         integration: c.integration.as_ref(),
+        owner: &c.owner,
+        adopt: false,
+        policy: Default::default(),
         now: now(),
     });
     assert_eq!(
@@ -1002,6 +1034,7 @@ fn tags_follow_the_spec_only_when_it_has_tags() {
     ]
     .iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
+    .chain(owner().tags())
     .collect();
     c.integration = Some(i);
     assert!(
@@ -1065,7 +1098,11 @@ fn an_integration_deleted_outside_is_waited_out() {
     let mut c = Case::fresh();
     c.spec.tags = Some(BTreeMap::new());
     c.integration = Some(AwsIntegration {
-        tags: [("x".to_string(), "y".to_string())].into(),
+        tags: owner()
+            .tags()
+            .into_iter()
+            .chain([("x".to_string(), "y".to_string())])
+            .collect(),
         ..aws_integration("deleting")
     });
     let p = c.plan();
