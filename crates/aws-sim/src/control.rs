@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use crate::calls::CallLog;
 use crate::estate::Estate;
 use crate::faults::{Fault, Faults};
-use crate::model::{IntegrationError, World};
+use crate::model::{IntegrationError, TableState, World};
 use crate::server::Shared;
 
 type Reply = (StatusCode, Json<Value>);
@@ -44,6 +44,10 @@ pub fn routes() -> Router<Arc<Shared>> {
         .route("/_sim/timings", post(set_timings))
         .route("/_sim/integrations/{key}/status", post(integration_status))
         .route("/_sim/integrations/transitions", get(transitions))
+        .route(
+            "/_sim/integrations/{key}/replication",
+            post(integration_replication),
+        )
         .route("/_sim/stats", get(stats))
 }
 
@@ -228,6 +232,109 @@ async fn integration_status(
         Ok(()) => ok(),
         Err(e) => (StatusCode::NOT_FOUND, Json(json!({"error": e.to_string()}))),
     }
+}
+
+/// Replication health for the target's SVV_INTEGRATION views; absent fields keep their value.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ReplicationPatch {
+    state: Option<String>,
+    current_lag_ms: Option<i64>,
+    tables_replicated: Option<i64>,
+    tables: Option<Vec<TablePatch>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TablePatch {
+    schema: String,
+    table: String,
+    state: String,
+    #[serde(default)]
+    reason: String,
+}
+
+const TABLE_STATES: &[&str] = &[
+    "Synced",
+    "Failed",
+    "Deleted",
+    "ResyncRequired",
+    "ResyncInitiated",
+    "DroppedSource",
+];
+
+const INTEGRATION_STATES: &[&str] = &[
+    "PendingDbConnectState",
+    "SchemaDiscoveryState",
+    "CdcRefreshState",
+    "ErrorState",
+];
+
+async fn integration_replication(
+    State(s): State<Arc<Shared>>,
+    Path(key): Path<String>,
+    body: Bytes,
+) -> Reply {
+    let patch: ReplicationPatch = match serde_json::from_slice(&body) {
+        Ok(p) => p,
+        Err(e) => return bad(format!("invalid replication state: {e}")),
+    };
+    if let Some(state) = patch.state.as_deref() {
+        if !INTEGRATION_STATES.contains(&state) {
+            return bad(format!(
+                "unknown state {state:?} (one of {INTEGRATION_STATES:?})"
+            ));
+        }
+    }
+    for t in patch.tables.iter().flatten() {
+        if !TABLE_STATES.contains(&t.state.as_str()) {
+            return bad(format!(
+                "unknown table state {:?} (one of {TABLE_STATES:?})",
+                t.state
+            ));
+        }
+    }
+    let mut world = s.world.lock();
+    world.advance(chrono::Utc::now());
+    let found = world
+        .accounts
+        .values_mut()
+        .flat_map(|a| a.regions.values_mut())
+        .find_map(|r| r.integrations.find_mut(&key));
+    let Some(i) = found else {
+        return (
+            StatusCode::NOT_FOUND,
+            Json(json!({"error": format!("no integration named, with id or ARN {key:?}")})),
+        );
+    };
+    let r = &mut i.replication;
+    if patch.state.is_some() {
+        r.state = patch.state;
+    }
+    if let Some(lag) = patch.current_lag_ms {
+        r.current_lag_ms = lag;
+    }
+    if patch.tables_replicated.is_some() {
+        r.tables_replicated = patch.tables_replicated;
+    }
+    // Tables merge by (schema, table), so one table can be failed and later synced again.
+    for t in patch.tables.into_iter().flatten() {
+        let state = TableState {
+            schema: t.schema,
+            table: t.table,
+            state: t.state,
+            reason: t.reason,
+        };
+        match r
+            .tables
+            .iter_mut()
+            .find(|x| x.schema == state.schema && x.table == state.table)
+        {
+            Some(x) => *x = state,
+            None => r.tables.push(state),
+        }
+    }
+    ok()
 }
 
 const STATUSES: &[&str] = &[

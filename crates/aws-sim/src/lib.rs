@@ -2,6 +2,7 @@
 //! real aws-sdk-rust clients work against it with an endpoint override. See README.md for the services,
 //! the seed format, the control plane and the state dump.
 
+pub mod authz;
 pub mod calls;
 pub mod control;
 pub mod estate;

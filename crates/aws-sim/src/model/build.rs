@@ -30,6 +30,7 @@ impl World {
                         secret_access_key: k.secret_access_key.clone(),
                         user_name: k.user_name.clone().unwrap_or_else(|| "sim-user".into()),
                         deny: k.deny.clone(),
+                        policy: k.policy.as_ref().map(policy_object),
                     })
                     .collect(),
                 integration_quota: a.integration_quota.unwrap_or(100),
@@ -50,15 +51,16 @@ impl World {
                         arn: format!("arn:aws:iam::{}:role{}{}", a.id, path, r.name),
                         path,
                         description: r.description.clone(),
-                        trust_policy: r.trust_policy.to_string(),
+                        trust_policy: policy_object(&r.trust_policy).to_string(),
                         max_session_duration: 3600,
                         inline_policies: r
                             .inline_policies
                             .iter()
-                            .map(|(k, v)| (k.clone(), v.to_string()))
+                            .map(|(k, v)| (k.clone(), policy_object(v).to_string()))
                             .collect(),
                         tags: r.tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
                         deny: r.deny.clone(),
+                        enforce_policies: r.enforce_policies,
                         create_date: now,
                     },
                 );
@@ -115,11 +117,40 @@ impl World {
     }
 }
 
+/// A policy given as an object, or as a JSON string holding one.
+fn policy_object(v: &serde_json::Value) -> serde_json::Value {
+    match v {
+        serde_json::Value::String(text) => serde_json::from_str(text).unwrap_or_else(|_| v.clone()),
+        other => other.clone(),
+    }
+}
+
 fn ensure_group(groups: &mut BTreeMap<String, ParamGroup>, name: &str, fallback_family: &str) {
     if !groups.contains_key(name) {
         let family = name.strip_prefix("default.").unwrap_or(fallback_family);
         groups.insert(name.to_string(), ParamGroup::new(name, family, None));
     }
+}
+
+fn add_warehouse(
+    r: &mut Region,
+    namespace_arn: &str,
+    initial_database: &str,
+    admin: &str,
+    seeded: &BTreeMap<String, crate::estate::DatabaseSeed>,
+) {
+    let extra: Vec<String> = seeded
+        .keys()
+        .filter(|d| d.as_str() != initial_database)
+        .cloned()
+        .collect();
+    if !extra.is_empty() {
+        r.databases.insert(namespace_arn.to_string(), extra);
+    }
+    r.warehouses.insert(
+        namespace_arn.to_string(),
+        Warehouse::new(initial_database, admin, seeded),
+    );
 }
 
 fn tag_vec(tags: &BTreeMap<String, String>) -> Tags {
@@ -190,6 +221,7 @@ fn build_region(
                 reader_address: address.replace(".cluster-", ".cluster-ro-"),
                 address,
                 tags: tag_vec(&c.tags),
+                tables: c.tables.clone(),
                 create_time: now,
                 due: None,
             },
@@ -273,6 +305,7 @@ fn build_region(
                 db_name: i.db_name.clone(),
                 address: instance_address(&i.id, account, region_name),
                 tags: tag_vec(&i.tags),
+                tables: i.tables.clone(),
                 create_time: now,
                 due: None,
             },
@@ -321,6 +354,13 @@ fn build_region(
                 due: None,
             },
         );
+        let rc = &r.redshift_clusters[&c.id];
+        let (arn, db, master) = (
+            rc.namespace_arn.clone(),
+            rc.db_name.clone(),
+            rc.master_username.clone(),
+        );
+        add_warehouse(&mut r, &arn, &db, &master, &c.databases);
     }
     for n in &rs.serverless_namespaces {
         let id =
@@ -344,6 +384,13 @@ fn build_region(
                 creation_date: now,
             },
         );
+        let ns = &r.serverless_namespaces[&n.name];
+        let (arn, db, admin) = (
+            ns.arn.clone(),
+            ns.db_name.clone(),
+            ns.admin_username.clone(),
+        );
+        add_warehouse(&mut r, &arn, &db, &admin, &n.databases);
     }
     for w in &rs.workgroups {
         anyhow::ensure!(
@@ -405,6 +452,7 @@ fn build_region(
                 name: b.name.clone(),
                 region: region_name.to_string(),
                 creation_date: now,
+                objects: BTreeMap::new(),
             },
         );
     }
@@ -432,6 +480,7 @@ fn build_region(
             create_time: now,
             errors: Vec::new(),
             due: None,
+            replication: Default::default(),
         });
     }
     Ok(r)

@@ -169,6 +169,7 @@ mod tests {
             active_at: None,
             errors: Vec::new(),
             due: None,
+            replication: Default::default(),
         }
     }
 

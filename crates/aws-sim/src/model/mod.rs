@@ -6,6 +6,7 @@
 mod advance;
 mod build;
 mod integrations;
+pub mod warehouse;
 
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{Hash, Hasher};
@@ -19,6 +20,7 @@ use crate::params;
 pub use advance::{Due, Timers};
 pub use build::{aws_owned_key, default_workgroup_config};
 pub use integrations::Integrations;
+pub use warehouse::Warehouse;
 
 pub type Tags = Vec<(String, String)>;
 
@@ -57,6 +59,8 @@ pub struct ParamGroup {
     /// Names the user changed (DescribeDBParameters `Source=user`).
     pub user_set: Vec<String>,
     pub is_default: bool,
+    #[serde(serialize_with = "tags_as_map")]
+    pub tags: Tags,
 }
 
 impl ParamGroup {
@@ -74,6 +78,7 @@ impl ParamGroup {
             parameters: params::default_values(family),
             user_set: Vec::new(),
             is_default: name.starts_with("default."),
+            tags: Vec::new(),
         }
     }
 
@@ -83,6 +88,11 @@ impl ParamGroup {
             g.parameters.insert(k.clone(), v.clone());
             g.user_set.push(k.clone());
         }
+        g.tags = seed
+            .tags
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
         g
     }
 }
@@ -108,6 +118,8 @@ pub struct DbInstance {
     pub address: String,
     #[serde(serialize_with = "tags_as_map")]
     pub tags: Tags,
+    /// Seeded `schema.table` names (what an integration from this source replicates).
+    pub tables: Vec<String>,
     pub create_time: DateTime<Utc>,
     #[serde(skip)]
     pub due: Option<DateTime<Utc>>,
@@ -133,6 +145,8 @@ pub struct DbCluster {
     pub reader_address: String,
     #[serde(serialize_with = "tags_as_map")]
     pub tags: Tags,
+    /// Seeded `schema.table` names (what an integration from this source replicates).
+    pub tables: Vec<String>,
     pub create_time: DateTime<Utc>,
     #[serde(skip)]
     pub due: Option<DateTime<Utc>>,
@@ -164,6 +178,28 @@ pub struct Integration {
     pub active_at: Option<DateTime<Utc>>,
     pub errors: Vec<IntegrationError>,
     pub due: Option<DateTime<Utc>>,
+    /// What the target's SVV_INTEGRATION views report, as steered through the control plane.
+    pub replication: Replication,
+}
+
+/// Replication health as the control plane sets it; unset values take their defaults.
+#[derive(Clone, Debug, Default)]
+pub struct Replication {
+    /// Overrides the state SVV_INTEGRATION derives from the integration's status and binding.
+    pub state: Option<String>,
+    pub current_lag_ms: i64,
+    /// Overrides the default (the number of tables seeded for the source).
+    pub tables_replicated: Option<i64>,
+    /// Per-table states, merged by (schema, table) over the source's seeded tables (`Synced`).
+    pub tables: Vec<TableState>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TableState {
+    pub schema: String,
+    pub table: String,
+    pub state: String,
+    pub reason: String,
 }
 
 impl Serialize for Integration {
@@ -288,6 +324,35 @@ pub struct Bucket {
     pub name: String,
     pub region: String,
     pub creation_date: DateTime<Utc>,
+    /// Objects in memory, by key (dumped without their bodies).
+    pub objects: BTreeMap<String, S3Object>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct S3Object {
+    #[serde(skip)]
+    pub body: Vec<u8>,
+    pub size: usize,
+    pub etag: String,
+    pub content_type: String,
+    pub last_modified: DateTime<Utc>,
+}
+
+fn redacted_sql<S: serde::Serializer>(sql: &str, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&redact_passwords(sql))
+}
+
+/// The SQL with every `PASSWORD '…'` literal replaced by `'***'`, so passwords never reach a dump or a
+/// DescribeStatement answer.
+pub fn redact_passwords(sql: &str) -> String {
+    static PASSWORD: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    PASSWORD
+        .get_or_init(|| {
+            regex::Regex::new(r"(?i)(password\s*)'(?:[^']|'')*'?").expect("static regex")
+        })
+        .replace_all(sql, "${1}'***'")
+        .into_owned()
 }
 
 /// A Data API statement. `due` is when it finishes; the SQL runs then.
@@ -297,6 +362,8 @@ pub struct Statement {
     pub id: String,
     pub account: String,
     pub region: String,
+    /// Dumped with password literals masked.
+    #[serde(serialize_with = "redacted_sql")]
     pub sql: String,
     pub database: String,
     pub workgroup_name: Option<String>,
@@ -304,10 +371,16 @@ pub struct Statement {
     pub db_user: Option<String>,
     pub secret_arn: Option<String>,
     pub namespace_arn: String,
+    /// The database user the statement runs as.
+    pub identity: String,
+    /// Run by a session of a role whose IAM policies aws-sim enforces (a consumer, not a superuser).
+    pub consumer: bool,
     pub status: String,
     pub error: Option<String>,
     pub has_result_set: bool,
     pub result_rows: i64,
+    #[serde(skip)]
+    pub result: Option<crate::sql::ResultSet>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     #[serde(skip)]
@@ -328,9 +401,15 @@ pub struct Region {
     pub serverless_namespaces: BTreeMap<String, Namespace>,
     pub workgroups: BTreeMap<String, Workgroup>,
     pub resource_policies: BTreeMap<String, String>,
+    /// Namespace ARN → databases created by SQL or seeded, besides the initial one (a summary of
+    /// `warehouses`, kept for callers of the earlier dump).
     pub databases: BTreeMap<String, Vec<String>>,
+    /// Namespace ARN → users created by SQL (summary of `warehouses`).
     pub db_users: BTreeMap<String, Vec<String>>,
+    /// Namespace ARN → the text of every GRANT that succeeded (summary of `warehouses`).
     pub grants: BTreeMap<String, Vec<String>>,
+    /// Namespace ARN → users, databases, schemas, tables and privileges of the warehouses in this region.
+    pub warehouses: BTreeMap<String, Warehouse>,
     pub buckets: BTreeMap<String, Bucket>,
     pub statements: BTreeMap<String, Statement>,
     /// Finished statements in finishing order, so the old ones can be dropped cheaply.
@@ -364,6 +443,8 @@ pub struct AccessKey {
     pub secret_access_key: String,
     pub user_name: String,
     pub deny: Vec<String>,
+    /// When set, the only allow policy of this key (see `crate::authz`).
+    pub policy: Option<serde_json::Value>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -380,6 +461,8 @@ pub struct Role {
     #[serde(serialize_with = "tags_as_map")]
     pub tags: Tags,
     pub deny: Vec<String>,
+    /// Sessions may do only what the inline policies allow.
+    pub enforce_policies: bool,
     pub create_date: DateTime<Utc>,
 }
 
@@ -518,10 +601,13 @@ mod tests {
                     db_user: None,
                     secret_arn: None,
                     namespace_arn: String::new(),
+                    identity: "admin".into(),
+                    consumer: false,
                     status: "FINISHED".into(),
                     error: None,
                     has_result_set: true,
                     result_rows: 1,
+                    result: None,
                     created_at: at,
                     updated_at: at,
                     due: None,
@@ -534,5 +620,19 @@ mod tests {
         r.drop_old_statements(t0 + STATEMENT_RETENTION + chrono::Duration::seconds(1));
         assert_eq!(r.statements.keys().collect::<Vec<_>>(), vec!["recent"]);
         assert_eq!(r.finished_statements.len(), 1);
+    }
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(
+            redact_passwords(
+                "CREATE USER u PASSWORD 'Sec''ret1' CREATEDB; alter user v password 'X'"
+            ),
+            "CREATE USER u PASSWORD '***' CREATEDB; alter user v password '***'"
+        );
+        assert_eq!(
+            redact_passwords("CREATE USER u PASSWORD DISABLE"),
+            "CREATE USER u PASSWORD DISABLE"
+        );
     }
 }

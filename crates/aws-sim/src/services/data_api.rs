@@ -1,7 +1,7 @@
 //! Redshift Data API (awsJson 1.1): ExecuteStatement, DescribeStatement, GetStatementResult over the SQL
 //! subset in `sql.rs`. Statements finish after `timings.statement`.
 
-use serde_json::{json, Value};
+use serde_json::json;
 
 use super::unknown_action;
 use crate::model::{Due, Statement, World};
@@ -79,6 +79,7 @@ fn execute(ctx: &mut Ctx, req: &ApiRequest) -> ApiResult<Reply> {
             }
         }
     };
+    let identity = statement_identity(ctx, &namespace_arn, db_user.as_deref(), secret.is_some());
     let id = uuid::Uuid::new_v4().to_string();
     let due = ctx.after(ctx.timings.statement);
     let s = Statement {
@@ -92,10 +93,13 @@ fn execute(ctx: &mut Ctx, req: &ApiRequest) -> ApiResult<Reply> {
         db_user: db_user.clone(),
         secret_arn: secret.clone(),
         namespace_arn,
+        identity,
+        consumer: false,
         status: "SUBMITTED".into(),
         error: None,
         has_result_set: false,
         result_rows: -1,
+        result: None,
         created_at: ctx.now,
         updated_at: ctx.now,
         due: Some(due),
@@ -114,6 +118,25 @@ fn execute(ctx: &mut Ctx, req: &ApiRequest) -> ApiResult<Reply> {
         "DbUser": db_user,
         "SecretArn": secret,
     })))
+}
+
+/// The database user a statement runs as: the admin for a secret (aws-sim has no Secrets Manager), the
+/// DbUser on a provisioned cluster, else the caller's IAM identity as GetCredentials names it.
+fn statement_identity(
+    ctx: &mut Ctx,
+    namespace_arn: &str,
+    db_user: Option<&str>,
+    secret: bool,
+) -> String {
+    if secret {
+        if let Some(w) = ctx.region_state().warehouses.get(namespace_arn) {
+            return w.admin_user.clone();
+        }
+    }
+    match db_user {
+        Some(u) => u.to_string(),
+        None => super::serverless::iam_db_user(ctx.caller),
+    }
 }
 
 fn find<'a>(world: &'a World, account: &str, region: &str, id: &str) -> ApiResult<&'a Statement> {
@@ -142,7 +165,7 @@ fn describe(ctx: &mut Ctx, req: &ApiRequest) -> ApiResult<Reply> {
         "Id": s.id,
         "Status": s.status,
         "Error": s.error,
-        "QueryString": s.sql,
+        "QueryString": crate::model::redact_passwords(&s.sql),
         "Database": s.database,
         "WorkgroupName": s.workgroup_name,
         "ClusterIdentifier": s.cluster_identifier,
@@ -170,18 +193,15 @@ fn result(ctx: &mut Ctx, req: &ApiRequest) -> ApiResult<Reply> {
             s.status
         )));
     }
-    if !s.has_result_set {
+    let Some(result) = s.result.as_ref().filter(|_| s.has_result_set) else {
         return Err(ApiError::bad(
             "ResourceNotFoundException",
             "Query does not have result. Please check query status with DescribeStatement.",
         ));
-    }
-    let records: Vec<Vec<Value>> = vec![vec![json!({"longValue": 1})]];
+    };
     Ok(Reply::Json(json!({
-        "Records": records,
-        "ColumnMetadata": [{"name": "?column?", "label": "?column?", "typeName": "int4", "nullable": 0,
-            "isSigned": true, "isCaseSensitive": false, "isCurrency": false, "precision": 10, "scale": 0,
-            "length": 0, "schemaName": "", "tableName": "", "columnDefault": Value::Null}],
-        "TotalNumRows": 1,
+        "Records": result.records(),
+        "ColumnMetadata": result.column_metadata(),
+        "TotalNumRows": result.rows.len(),
     })))
 }

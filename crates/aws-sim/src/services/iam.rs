@@ -110,6 +110,7 @@ fn create_role(ctx: &mut Ctx, p: &Params) -> ApiResult<Reply> {
         inline_policies: Default::default(),
         tags: p.tags("Tags.member"),
         deny: Vec::new(),
+        enforce_policies: false,
         create_date: now,
     };
     let mut x = Xml::new();

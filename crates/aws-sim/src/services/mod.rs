@@ -5,6 +5,7 @@ pub mod iam;
 pub mod kms;
 pub mod rds;
 pub mod redshift;
+pub mod resources;
 pub mod s3;
 pub mod serverless;
 pub mod sts;

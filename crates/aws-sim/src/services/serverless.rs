@@ -183,6 +183,17 @@ fn update_workgroup(ctx: &mut Ctx, req: &ApiRequest) -> ApiResult<Reply> {
     Ok(Reply::Json(body))
 }
 
+/// The database user temporary credentials map an IAM identity to: `IAM:<user>`, or `IAMR:<role>` for
+/// an assumed role.
+pub fn iam_db_user(caller: &crate::identity::Caller) -> String {
+    let prefix = if caller.role_arn.is_some() {
+        "IAMR"
+    } else {
+        "IAM"
+    };
+    format!("{prefix}:{}", caller.name)
+}
+
 fn get_credentials(ctx: &mut Ctx, req: &ApiRequest) -> ApiResult<Reply> {
     let duration = req.int("durationSeconds").unwrap_or(900);
     if !(900..=3600).contains(&duration) {
@@ -194,12 +205,7 @@ fn get_credentials(ctx: &mut Ctx, req: &ApiRequest) -> ApiResult<Reply> {
         .str("workgroupName")
         .ok_or_else(|| ApiError::validation("workgroupName is required"))?
         .to_string();
-    let prefix = if ctx.caller.role_arn.is_some() {
-        "IAMR"
-    } else {
-        "IAM"
-    };
-    let user = format!("{prefix}:{}", ctx.caller.name);
+    let user = iam_db_user(ctx.caller);
     if !ctx.region_state().workgroups.contains_key(&name) {
         return Err(not_found("Workgroup", &name));
     }

@@ -174,7 +174,8 @@ pub(super) fn create_group(ctx: &mut Ctx, p: &Params, kind: GroupKind) -> ApiRes
         ));
     }
     // As in AWS: a new group starts from the family defaults; callers copy values themselves.
-    let g = ParamGroup::new(&name, &family, Some(description));
+    let mut g = ParamGroup::new(&name, &family, Some(description));
+    g.tags = p.tags("Tags.Tag");
     let mut x = Xml::new();
     write_group(&mut x, kind, &g, &group_arn(kind, &region, &account, &name));
     groups.insert(name, g);

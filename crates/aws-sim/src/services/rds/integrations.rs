@@ -265,6 +265,7 @@ pub(super) fn create_integration(ctx: &mut Ctx, p: &Params) -> ApiResult<Reply> 
         description: p.get("Description").map(str::to_string),
         create_time: ctx.now,
         active_at: None,
+        replication: Default::default(),
         errors: Vec::new(),
         due: Some(due),
     };

@@ -1,7 +1,7 @@
-//! RDS tags on instances, clusters, parameter groups and integrations, addressed by ARN.
+//! RDS tags on instances, clusters, DB and DB cluster parameter groups and integrations, addressed by ARN.
 
 use super::integrations::integration_not_found;
-use super::{cluster_not_found, instance_not_found};
+use super::{cluster_not_found, instance_not_found, GroupKind};
 use crate::model::{Region, Tags};
 use crate::server::Ctx;
 use crate::wire::{ApiError, ApiResult, Params, Reply, Xml};
@@ -32,8 +32,18 @@ fn tags_of<'a>(r: &'a mut Region, arn: &str) -> ApiResult<&'a mut Tags> {
             .get_mut(arn)
             .map(|i| &mut i.tags)
             .ok_or_else(|| integration_not_found(arn)),
+        "pg" => r
+            .db_parameter_groups
+            .get_mut(id)
+            .map(|g| &mut g.tags)
+            .ok_or_else(|| GroupKind::Instance.not_found(id)),
+        "cluster-pg" => r
+            .db_cluster_parameter_groups
+            .get_mut(id)
+            .map(|g| &mut g.tags)
+            .ok_or_else(|| GroupKind::Cluster.not_found(id)),
         _ => Err(ApiError::invalid_value(format!(
-            "aws-sim keeps tags only for db, cluster and integration ARNs, not {arn}"
+            "aws-sim keeps tags only for db, cluster, pg, cluster-pg and integration ARNs, not {arn}"
         ))),
     }
 }
