@@ -49,6 +49,66 @@ pub fn routes() -> Router<Arc<Shared>> {
             post(integration_replication),
         )
         .route("/_sim/stats", get(stats))
+        .route(
+            "/_sim/access-keys/{key}/policy",
+            post(set_key_policy).delete(clear_key_policy),
+        )
+}
+
+/// Give an access key an allow policy (the JSON document): from then on it may do only what the policy
+/// allows. Unknown key → 404, a document IAM would refuse → 400.
+async fn set_key_policy(
+    State(s): State<Arc<Shared>>,
+    Path(key): Path<String>,
+    body: Bytes,
+) -> Reply {
+    let doc: Value = match serde_json::from_slice(&body) {
+        Ok(d) => d,
+        Err(e) => return bad(format!("invalid policy JSON: {e}")),
+    };
+    key_policy_reply(set_access_key_policy(&s, &key, Some(doc)))
+}
+
+async fn clear_key_policy(State(s): State<Arc<Shared>>, Path(key): Path<String>) -> Reply {
+    key_policy_reply(set_access_key_policy(&s, &key, None))
+}
+
+fn key_policy_reply(outcome: Result<(), KeyPolicyError>) -> Reply {
+    match outcome {
+        Ok(()) => ok(),
+        Err(KeyPolicyError::Invalid(e)) => bad(format!("invalid policy: {e}")),
+        Err(e @ KeyPolicyError::UnknownKey(_)) => {
+            (StatusCode::NOT_FOUND, Json(json!({"error": e.to_string()})))
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeyPolicyError {
+    #[error("no access key {0}")]
+    UnknownKey(String),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Set (or with `None` remove) the allow policy of a seeded access key.
+pub fn set_access_key_policy(
+    s: &Shared,
+    key: &str,
+    policy: Option<Value>,
+) -> Result<(), KeyPolicyError> {
+    if let Some(doc) = &policy {
+        crate::authz::check_document(doc, false).map_err(KeyPolicyError::Invalid)?;
+    }
+    let mut world = s.world.lock();
+    let k = world
+        .accounts
+        .values_mut()
+        .flat_map(|a| a.access_keys.iter_mut())
+        .find(|k| k.access_key_id == key)
+        .ok_or_else(|| KeyPolicyError::UnknownKey(key.to_string()))?;
+    k.policy = policy;
+    Ok(())
 }
 
 /// `{"requests": n, "cpuSeconds": f}`: API requests served and this process's user+system CPU time, so a

@@ -178,6 +178,16 @@ impl SimHandle {
         control::set_integration_status(&self.shared, name_or_id_or_arn, status, errors)
     }
 
+    /// Give a seeded access key an allow policy (it may then do only what the policy allows), or remove
+    /// it with `None`; the same as `POST`/`DELETE /_sim/access-keys/{id}/policy`.
+    pub fn set_access_key_policy(
+        &self,
+        access_key_id: &str,
+        policy: Option<serde_json::Value>,
+    ) -> Result<(), control::KeyPolicyError> {
+        control::set_access_key_policy(&self.shared, access_key_id, policy)
+    }
+
     pub async fn shutdown(mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());

@@ -19,6 +19,13 @@ impl World {
                 "account id {:?} must be 12 digits",
                 a.id
             );
+            for k in &a.access_keys {
+                if let Some(p) = &k.policy {
+                    crate::authz::check_document(&policy_object(p), false).map_err(|e| {
+                        anyhow::anyhow!("the policy of access key {}: {e}", k.access_key_id)
+                    })?;
+                }
+            }
             let mut account = Account {
                 id: a.id.clone(),
                 name: a.name.clone(),

@@ -94,7 +94,7 @@ fn execute(ctx: &mut Ctx, req: &ApiRequest) -> ApiResult<Reply> {
         secret_arn: secret.clone(),
         namespace_arn,
         identity,
-        consumer: false,
+        consumer: ctx.caller.consumer,
         status: "SUBMITTED".into(),
         error: None,
         has_result_set: false,

@@ -175,24 +175,23 @@ fn object_body(req: &ApiRequest) -> ApiResult<Vec<u8>> {
     if !chunked {
         return Ok(req.body.to_vec());
     }
-    let invalid = || ApiError::bad("IncompleteBody", "The aws-chunked body is malformed.");
-    let data = &req.body[..];
+    decode_aws_chunked(&req.body)
+        .ok_or_else(|| ApiError::bad("IncompleteBody", "The aws-chunked body is malformed."))
+}
+
+/// `<hex size>[;extensions]\r\n<data>\r\n` chunks up to a zero-size one (trailers after it are ignored).
+fn decode_aws_chunked(data: &[u8]) -> Option<Vec<u8>> {
     let mut out = Vec::new();
     let mut at = 0;
     loop {
-        let line_end = data[at..]
-            .windows(2)
-            .position(|w| w == b"\r\n")
-            .ok_or_else(invalid)?;
-        let line = std::str::from_utf8(&data[at..at + line_end]).map_err(|_| invalid())?;
-        let size = usize::from_str_radix(line.split(';').next().unwrap_or("").trim(), 16)
-            .map_err(|_| invalid())?;
+        let line_end = data.get(at..)?.windows(2).position(|w| w == b"\r\n")?;
+        let line = std::str::from_utf8(&data[at..at + line_end]).ok()?;
+        let size = usize::from_str_radix(line.split(';').next()?.trim(), 16).ok()?;
         at += line_end + 2;
         if size == 0 {
-            return Ok(out);
+            return Some(out);
         }
-        let chunk = data.get(at..at + size).ok_or_else(invalid)?;
-        out.extend_from_slice(chunk);
+        out.extend_from_slice(data.get(at..at + size)?);
         at += size + 2;
     }
 }
@@ -331,6 +330,17 @@ fn find_mut<'a>(ctx: &'a mut Ctx, name: &str) -> ApiResult<&'a mut Bucket> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn aws_chunked_bodies_decode() {
+        let body = b"5;chunk-signature=abc\r\nhello\r\n6\r\n world\r\n0\r\nx-amz-checksum-crc32:AAAA\r\n\r\n";
+        assert_eq!(
+            decode_aws_chunked(body).as_deref(),
+            Some(&b"hello world"[..])
+        );
+        assert_eq!(decode_aws_chunked(b"5\r\nhel"), None);
+        assert_eq!(decode_aws_chunked(b"zz\r\n"), None);
+    }
 
     #[test]
     fn paths_and_keys() {
