@@ -1,13 +1,123 @@
-//! The integrations of one account and region, indexed by ARN (which also orders pagination), name, id and
-//! (source, target) pair, so that every lookup the operator makes per object is O(1) or O(log n) however
-//! many integrations exist. All changes to names go through [`Integrations::rename`] to keep the indexes true.
+//! Zero-ETL integrations: the object, its replication health, and the integrations of one account and
+//! region indexed by ARN (which also orders pagination), name, id and (source, target) pair, so that every
+//! lookup the operator makes per object is O(1) or O(log n) however many integrations exist. All changes
+//! to names go through [`Integrations::rename`] to keep the indexes true.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ops::Bound;
 
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::Integration;
+use super::Tags;
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct IntegrationError {
+    pub error_code: String,
+    pub error_message: String,
+}
+
+/// Dumped with every field twice: PascalCase (the RDS API's names, as the contract lists them) and
+/// camelCase (like every other object in the dump), so either spelling reads the same value.
+#[derive(Clone, Debug)]
+pub struct Integration {
+    pub integration_name: String,
+    pub integration_arn: String,
+    pub source_arn: String,
+    pub target_arn: String,
+    pub kms_key_id: String,
+    pub additional_encryption_context: BTreeMap<String, String>,
+    pub status: String,
+    pub tags: Tags,
+    pub data_filter: String,
+    pub description: Option<String>,
+    pub create_time: DateTime<Utc>,
+    /// When it first became `active` (the due time of that transition); seeded active ones: at seeding.
+    pub active_at: Option<DateTime<Utc>>,
+    pub errors: Vec<IntegrationError>,
+    pub due: Option<DateTime<Utc>>,
+    /// What the target's SVV_INTEGRATION views report, as steered through the control plane.
+    pub replication: Replication,
+}
+
+/// Replication health as the control plane sets it; unset values take their defaults.
+#[derive(Clone, Debug, Default)]
+pub struct Replication {
+    /// Overrides the state SVV_INTEGRATION derives from the integration's status and binding.
+    pub state: Option<String>,
+    pub current_lag_ms: i64,
+    /// Overrides the default (the number of tables seeded for the source).
+    pub tables_replicated: Option<i64>,
+    /// Per-table states, merged by (schema, table) over the source's seeded tables (`Synced`).
+    pub tables: Vec<TableState>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TableState {
+    pub schema: String,
+    pub table: String,
+    pub state: String,
+    pub reason: String,
+}
+
+impl Serialize for Integration {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        use serde_json::json;
+        let tags: BTreeMap<&str, &str> = self
+            .tags
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let errors: Vec<serde_json::Value> = self
+            .errors
+            .iter()
+            .map(|e| {
+                json!({"ErrorCode": e.error_code, "ErrorMessage": e.error_message,
+                       "errorCode": e.error_code, "errorMessage": e.error_message})
+            })
+            .collect();
+        let fields: [(&str, &str, serde_json::Value); 12] = [
+            (
+                "IntegrationName",
+                "integrationName",
+                json!(self.integration_name),
+            ),
+            (
+                "IntegrationArn",
+                "integrationArn",
+                json!(self.integration_arn),
+            ),
+            ("SourceArn", "sourceArn", json!(self.source_arn)),
+            ("TargetArn", "targetArn", json!(self.target_arn)),
+            ("KMSKeyId", "kmsKeyId", json!(self.kms_key_id)),
+            (
+                "AdditionalEncryptionContext",
+                "additionalEncryptionContext",
+                json!(self.additional_encryption_context),
+            ),
+            ("Status", "status", json!(self.status)),
+            ("Tags", "tags", json!(tags)),
+            ("DataFilter", "dataFilter", json!(self.data_filter)),
+            ("Description", "description", json!(self.description)),
+            ("CreateTime", "createTime", json!(self.create_time)),
+            ("Errors", "errors", json!(errors)),
+        ];
+        let mut m = s.serialize_map(Some(fields.len() * 2))?;
+        for (pascal, camel, value) in &fields {
+            m.serialize_entry(pascal, value)?;
+            m.serialize_entry(camel, value)?;
+        }
+        m.end()
+    }
+}
+
+impl Integration {
+    pub fn id(&self) -> &str {
+        self.integration_arn.rsplit(':').next().unwrap_or_default()
+    }
+}
 
 #[derive(Clone, Debug, Default)]
 pub struct Integrations {

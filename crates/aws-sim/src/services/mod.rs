@@ -9,6 +9,7 @@ pub mod resources;
 pub mod s3;
 pub mod serverless;
 pub mod sts;
+pub mod zero_etl_target;
 
 use crate::identity::Caller;
 use crate::model::World;

@@ -3,7 +3,9 @@
 //! `model::warehouse`. Statements run as a database identity; only superusers may change users and grants.
 
 mod catalog;
+mod databases;
 mod exec;
+mod integration_views;
 mod lexer;
 mod parse;
 

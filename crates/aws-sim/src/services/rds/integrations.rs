@@ -247,7 +247,12 @@ pub(super) fn create_integration(ctx: &mut Ctx, p: &Params) -> ApiResult<Reply> 
             format!("The source {src_id} must have automated backups enabled."),
         ));
     }
-    crate::services::redshift::check_target_accepts(ctx.world, &target_arn, &source_arn, &account)?;
+    crate::services::zero_etl_target::check_target_accepts(
+        ctx.world,
+        &target_arn,
+        &source_arn,
+        &account,
+    )?;
 
     let id = uuid::Uuid::new_v4().to_string();
     let arn = format!("arn:aws:rds:{region}:{account}:integration:{id}");
