@@ -39,7 +39,7 @@ fn main() -> anyhow::Result<()> {
         Cli::Run(args) => tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()?
-            .block_on(run(args)),
+            .block_on(run(*args)),
     }
 }
 
@@ -110,6 +110,12 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
             default_region: args.region.clone(),
             connection_reverify_interval: args.connection_reverify_interval(),
             cluster_name: cluster_name(&client, &args.cluster_name).await?,
+            drift_interval: Duration::from_secs(args.drift_interval.max(1)),
+            guardrails: zeroetl_reconciler::guardrails::Guardrails {
+                allowed_assume_role_arns: args.allowed_assume_role_arns.clone(),
+                allowed_account_ids: args.allowed_account_ids.clone(),
+                forbid_source_reboot: args.forbid_source_reboot,
+            },
         },
         metrics: metrics.clone(),
         events: Events::new(client.clone(), "zeroetl-operator"),
@@ -117,6 +123,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         leadership,
         locks: Default::default(),
         stores: Default::default(),
+        rechecks: Default::default(),
     });
 
     let namespaces: Vec<Option<&str>> = if args.namespaces.is_empty() {

@@ -20,6 +20,7 @@ pub mod backoff;
 pub mod connection;
 pub mod context;
 pub mod error;
+pub mod guardrails;
 pub mod integration;
 pub mod k8s;
 pub mod leadership;
@@ -28,6 +29,7 @@ pub mod metrics;
 pub mod ownership;
 pub mod pipeline;
 pub mod progress;
+pub mod rechecks;
 pub mod stores;
 #[cfg(test)]
 mod testing;

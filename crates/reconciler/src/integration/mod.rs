@@ -17,6 +17,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use kube::runtime::controller::Action;
+use zeroetl_api::conditions;
 use zeroetl_api::integration::ManagementPolicy;
 use zeroetl_api::{ZeroEtlIntegration, ZeroEtlIntegrationStatus};
 
@@ -52,14 +53,41 @@ pub fn error_policy(obj: Arc<ZeroEtlIntegration>, error: &Error, ctx: Arc<Contex
 }
 
 async fn converge(obj: &ZeroEtlIntegration, ctx: &Context) -> Result<IntegrationOutcome> {
-    if let Err(refusal) = validate::validate(obj) {
+    if let Err(refusal) = validate::validate(obj, &ctx.config.guardrails) {
         return Ok(Outcome::refused(refusal.reason, refusal.message));
     }
     finalizer::ensure(&pipeline::api(ctx, obj), obj, FINALIZER).await?;
     match observe::observe(obj, ctx).await {
         Ok(seen) => {
             ctx.leadership.ensure()?;
-            Ok(act(obj, &Owner::of(obj, &ctx.config.cluster_name), &seen).await)
+            // The accounts the spec resolved to (a cluster by name, a connection's warehouse).
+            let resolved = [
+                ("the source", seen.source.seen().map(|s| s.arn.as_str())),
+                (
+                    "the target",
+                    match &seen.target_ref {
+                        observed::TargetRef::Arn(arn) => Some(arn.as_str()),
+                        _ => None,
+                    },
+                ),
+            ];
+            if let Some(message) = resolved
+                .into_iter()
+                .find_map(|(what, arn)| arn.and_then(|a| ctx.config.guardrails.account(what, a)))
+            {
+                return Ok(Outcome::refused(
+                    zeroetl_api::conditions::reasons::FORBIDDEN_BY_OPERATOR,
+                    message,
+                ));
+            }
+            let mut outcome = act(obj, &Owner::of(obj, &ctx.config.cluster_name), &seen).await;
+            // A Ready object comes back for its next full check at the latest.
+            if let Progress::Ready { recheck_after, .. } = &mut outcome.progress {
+                let uid = obj.metadata.uid.clone().unwrap_or_default();
+                let drift = ctx.rechecks.remaining(&uid, ctx.config.drift_interval);
+                *recheck_after = (*recheck_after).min(drift.max(crate::timing::AFTER_ACTION));
+            }
+            Ok(outcome)
         }
         Err(e) => Ok(Outcome::failed(e)),
     }
@@ -78,17 +106,30 @@ async fn act(
         return planned_only(obj, &current, plan);
     }
     let (applied, failure) = apply::run(seen, &plan.actions).await;
-    let fields = status::after_pass(&obj.spec, &current, &plan, &applied);
+    let fields = status::after_pass(&obj.spec, &current, &plan, &applied, chrono::Utc::now());
     let mut steps = plan.conditions;
     let mut progress = plan.progress;
     if let Some((action, e)) = &failure {
         fold_failure(&mut steps, &mut progress, action.condition_type(), e);
     }
+    let mut changes = applied.changes;
+    let was_ready = conditions::is_true(&current.conditions, conditions::READY);
+    if was_ready && current.observed_generation == obj.metadata.generation && !changes.is_empty() {
+        // Ready, same spec, and yet something had to change: AWS was edited underneath.
+        let what: Vec<&str> = changes.iter().map(|c| c.note.as_str()).collect();
+        changes.push(Notice::normal(
+            "DriftCorrected",
+            format!(
+                "AWS had drifted from the spec; put back: {}",
+                what.join("; ")
+            ),
+        ));
+    }
     Outcome {
         fields: Some(fields),
         steps,
         progress,
-        changes: applied.changes,
+        changes,
         backoff: failure.as_ref().and_then(|(_, e)| transient(e)),
         release: None,
     }
@@ -195,7 +236,13 @@ fn planned_only(
     current: &ZeroEtlIntegrationStatus,
     plan: plan::Plan,
 ) -> IntegrationOutcome {
-    let mut fields = status::after_pass(&obj.spec, current, &plan, &Default::default());
+    let mut fields = status::after_pass(
+        &obj.spec,
+        current,
+        &plan,
+        &Default::default(),
+        chrono::Utc::now(),
+    );
     fields.planned_actions = plan.actions.iter().map(plan::Action::describe).collect();
     let progress = match plan.actions.len() {
         0 => plan.progress,

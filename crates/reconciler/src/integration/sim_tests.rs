@@ -174,6 +174,7 @@ impl Driver {
         let seen = observe::observe_aws(
             &obj,
             &owner,
+            false,
             Observation {
                 target_ref: self.target_ref(),
                 connection: self.connection.clone(),
@@ -182,6 +183,7 @@ impl Driver {
                 integration: None,
                 source: Observed::Skipped,
                 target: Observed::Skipped,
+                replication: Observed::Skipped,
                 locks: Default::default(),
             },
         )

@@ -239,7 +239,7 @@ fn allows(statement: &Value, action: &str) -> bool {
     statement.get("Effect").and_then(Value::as_str) == Some("Allow")
         && strings(statement.get("Action"))
             .iter()
-            .any(|a| glob(&a.to_ascii_lowercase(), &action.to_ascii_lowercase()))
+            .any(|a| wildcard(&a.to_ascii_lowercase(), &action.to_ascii_lowercase()))
 }
 
 /// The statement is limited to this source by an `aws:SourceArn` condition (exact or wildcard).
@@ -258,14 +258,14 @@ fn source_condition_matches(statement: &Value, source_arn: &str) -> bool {
         let wanted = strings(Some(wanted));
         match operator.as_str() {
             "StringEquals" | "ArnEquals" => wanted.iter().any(|w| w == source_arn),
-            "StringLike" | "ArnLike" => wanted.iter().any(|w| glob(w, source_arn)),
+            "StringLike" | "ArnLike" => wanted.iter().any(|w| wildcard(w, source_arn)),
             _ => false,
         }
     })
 }
 
 /// IAM wildcards: `*` any run, `?` one character.
-fn glob(pattern: &str, text: &str) -> bool {
+pub fn wildcard(pattern: &str, text: &str) -> bool {
     let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
     let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
     while ti < t.len() {

@@ -101,5 +101,6 @@ pub fn context(api: &FakeApi, sim: &SimHandle) -> Arc<Context> {
         leadership: Default::default(),
         locks: Default::default(),
         stores: Default::default(),
+        rechecks: Default::default(),
     })
 }

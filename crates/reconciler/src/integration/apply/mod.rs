@@ -97,6 +97,23 @@ fn internal(message: &str) -> Error {
 /// `CREATE DATABASE … FROM INTEGRATION`. A database that already exists (an earlier attempt that finished
 /// after its pass stopped waiting) counts as created.
 async fn create_database(c: &Clients, db: &CreateDatabase, applied: &mut Applied) -> Result<()> {
+    if db.replace_stale {
+        match execute_and_wait(c, &db.target, &db.drop_sql(), timing::CREATE_DATABASE_DEADLINE).await? {
+            StatementEnd::Finished => applied.changes.push(Notice::normal(
+                "DroppedStaleDatabase",
+                format!(
+                    "dropped Redshift database {}: it was made for an integration that no longer exists",
+                    db.name
+                ),
+            )),
+            other => {
+                return Err(create_database_failed(
+                    &db.name,
+                    &format!("dropping the stale database first: {other:?}"),
+                ))
+            }
+        }
+    }
     match execute_and_wait(c, &db.target, &db.sql(), timing::CREATE_DATABASE_DEADLINE).await? {
         StatementEnd::Finished => {}
         StatementEnd::Failed(why) if why.to_ascii_lowercase().contains("already exists") => {}

@@ -3,6 +3,7 @@
 //! with its resource policy. The plan decides everything from what is gathered here.
 
 mod integration;
+mod replication;
 mod source;
 pub mod target;
 
@@ -16,7 +17,9 @@ use zeroetl_api::{RedshiftConnection, ZeroEtlIntegration};
 
 pub use integration::{aws_integration, find_integration, tags};
 
-use super::observed::{AwsIntegration, Observed, SourceState, TargetRef, TargetState};
+use super::observed::{
+    AwsIntegration, Observed, ReplicationState, SourceState, TargetRef, TargetState,
+};
 use super::plan::{self, Input};
 use crate::aws::{Clients, Identity};
 use crate::error::{Error, Result};
@@ -37,6 +40,8 @@ pub struct Observation {
     pub integration: Option<AwsIntegration>,
     pub source: Observed<SourceState>,
     pub target: Observed<TargetState>,
+    /// Replication health and the destination database's binding (full checks only).
+    pub replication: Observed<ReplicationState>,
     /// The operator's per-resource locks (shared policy documents are changed one writer at a time).
     pub locks: Arc<KeyedLocks>,
 }
@@ -58,6 +63,7 @@ impl Observation {
             source: &self.source,
             target: &self.target,
             integration: self.integration.as_ref(),
+            replication: &self.replication,
             owner,
             adopt: ownership::adoption_requested(obj),
             policy: obj.spec.management_policy,
@@ -76,16 +82,30 @@ pub async fn observe(obj: &ZeroEtlIntegration, ctx: &Context) -> Result<Observat
     let region = region(&obj.spec, &ctx.config.default_region);
     let source_clients = ctx.aws.clients(&region, &Identity::Default).await?;
     let connection_spec = connection.as_ref().map(|c| &c.spec);
-    let target_identity =
-        identity::resolve(&ctx.client, &namespace, connection_spec.map(|s| &s.auth)).await?;
+    // The connection declares the target identity: the session is named after it.
+    let declared_by = connection
+        .as_ref()
+        .map(|c| c.name_any())
+        .unwrap_or_default();
+    let target_identity = identity::resolve(
+        &ctx.client,
+        &namespace,
+        &declared_by,
+        connection_spec.map(|s| &s.auth),
+    )
+    .await?;
     let target_region = connection_spec
         .and_then(|s| s.region.clone())
         .unwrap_or_else(|| region.clone());
     let target_clients = ctx.aws.clients(&target_region, &target_identity).await?;
 
+    let recheck_due = ctx
+        .rechecks
+        .due(&obj.uid().unwrap_or_default(), ctx.config.drift_interval);
     observe_aws(
         obj,
         &Owner::of(obj, &ctx.config.cluster_name),
+        recheck_due,
         Observation {
             target_ref,
             connection,
@@ -94,6 +114,7 @@ pub async fn observe(obj: &ZeroEtlIntegration, ctx: &Context) -> Result<Observat
             integration: None,
             source: Observed::Skipped,
             target: Observed::Skipped,
+            replication: Observed::Skipped,
             locks: ctx.locks.clone(),
         },
     )
@@ -101,9 +122,12 @@ pub async fn observe(obj: &ZeroEtlIntegration, ctx: &Context) -> Result<Observat
 }
 
 /// The AWS half of [`observe`], given the target reference and the clients (the simulator tests start here).
+/// `recheck_due`: the slow re-check of every prerequisite (drift) is due, so a settled object is looked at
+/// fully too.
 pub async fn observe_aws(
     obj: &ZeroEtlIntegration,
     owner: &Owner,
+    recheck_due: bool,
     mut seen: Observation,
 ) -> Result<Observation> {
     let status = obj.status.clone().unwrap_or_default();
@@ -120,12 +144,14 @@ pub async fn observe_aws(
             return Ok(seen);
         }
     }
-    if plan::prerequisites_settled(
-        &obj.spec,
-        &status,
-        obj.metadata.generation,
-        seen.integration.as_ref(),
-    ) {
+    if !recheck_due
+        && plan::prerequisites_settled(
+            &obj.spec,
+            &status,
+            obj.metadata.generation,
+            seen.integration.as_ref(),
+        )
+    {
         // A steady state costs one DescribeIntegrations.
         return Ok(seen);
     }
@@ -142,6 +168,26 @@ pub async fn observe_aws(
                 &seen.target_clients,
                 arn,
                 seen.connection.as_ref().map(|c| &c.spec),
+            )
+            .await?;
+        }
+    }
+    if let (Some(found), Observed::Seen(target)) = (&seen.integration, &seen.target) {
+        if found.status == aws_sdk_rds::types::IntegrationStatus::Active {
+            let statement_target = plan::statement_target(
+                seen.connection.as_ref().map(|c| &c.spec),
+                &target.warehouse,
+            );
+            let wanted = obj
+                .spec
+                .destination_database
+                .as_ref()
+                .map(|d| d.name.as_str());
+            seen.replication = replication::observe_replication(
+                &seen.target_clients,
+                &statement_target,
+                found,
+                wanted,
             )
             .await?;
         }

@@ -97,10 +97,17 @@ pub struct CreateDatabase {
     pub source_database: Option<String>,
     /// Where and as whom the statement runs.
     pub target: DataApiTarget,
+    /// A database of that name made by this object for an integration since recreated is dropped first.
+    pub replace_stale: bool,
 }
 
 impl CreateDatabase {
     /// The statement. Names are validated identifiers; quoting keeps their case with case sensitivity on.
+    /// Drops the stale database of the same name (see `replace_stale`).
+    pub fn drop_sql(&self) -> String {
+        format!("DROP DATABASE \"{}\"", self.name)
+    }
+
     pub fn sql(&self) -> String {
         let mut sql = format!(
             "CREATE DATABASE \"{}\" FROM INTEGRATION '{}'",
@@ -197,6 +204,9 @@ impl Action {
             ),
             Action::Integration(IntegrationAction::Delete { arn, .. }) => {
                 format!("delete integration {arn}")
+            }
+            Action::Database(db) if db.replace_stale => {
+                format!("run: {}; {}", db.drop_sql(), db.sql())
             }
             Action::Database(db) => format!("run: {}", db.sql()),
         }

@@ -23,7 +23,7 @@ use zeroetl_api::integration::PrerequisiteMode;
 
 use super::*;
 use crate::aws::data_api::DataApiTarget;
-use crate::integration::observed::ParameterGroup;
+use crate::integration::observed::{ParameterGroup, ReplicationState};
 use crate::integration::target_policy;
 use crate::integration::validate::immutable_change;
 use crate::ownership::Owner;
@@ -233,6 +233,7 @@ struct Case {
     source: Observed<SourceState>,
     target: Observed<TargetState>,
     integration: Option<AwsIntegration>,
+    replication: Observed<ReplicationState>,
     owner: Owner,
     adopt: bool,
 }
@@ -246,6 +247,7 @@ impl Case {
             source: Observed::Seen(good_source()),
             target: Observed::Seen(good_target()),
             integration: None,
+            replication: Observed::Skipped,
             owner: owner(),
             adopt: false,
         }
@@ -261,6 +263,7 @@ impl Case {
             target: &self.target,
             connection: None,
             integration: self.integration.as_ref(),
+            replication: &self.replication,
             owner: &self.owner,
             adopt: self.adopt,
             policy: self.spec.management_policy,
@@ -975,6 +978,7 @@ fn changed_mutable_fields_are_modified_in_place() {
         target: &c.target,
         connection: None,
         integration: c.integration.as_ref(),
+        replication: &c.replication,
         owner: &c.owner,
         adopt: false,
         policy: Default::default(),
@@ -1130,6 +1134,7 @@ fn the_database_is_created_once_the_integration_is_active() {
                 db_user: None,
                 secret_arn: None,
             },
+            replace_stale: false,
         })]
     );
     assert_eq!(reason_of(&p, DESTINATION_DATABASE_READY), reasons::CREATING);
@@ -1178,6 +1183,7 @@ fn sql_quotes_names() {
             db_user: None,
             secret_arn: None,
         },
+        replace_stale: false,
     };
     assert_eq!(
         db.sql(),
@@ -1284,40 +1290,6 @@ fn immutable_fields_are_compared_with_what_the_integration_was_created_with() {
 }
 
 #[test]
-fn sources_match_by_arn_or_identifier() {
-    let by_cluster = IntegrationSource {
-        db_cluster_identifier: Some("orders-aurora".into()),
-        ..Default::default()
-    };
-    assert!(source_matches(&by_cluster, SRC));
-    assert!(!source_matches(
-        &by_cluster,
-        "arn:aws:rds:us-east-1:111111111111:db:orders-aurora"
-    ));
-    let by_arn = IntegrationSource {
-        arn: Some(SRC.into()),
-        ..Default::default()
-    };
-    assert!(
-        source_matches(&by_arn, SRC)
-            && !source_matches(&by_arn, "arn:aws:rds:us-east-1:111111111111:cluster:x")
-    );
-    let by_instance = IntegrationSource {
-        db_instance_identifier: Some("accounts-postgres".into()),
-        ..Default::default()
-    };
-    assert!(source_matches(
-        &by_instance,
-        "arn:aws:rds:us-east-1:111111111111:db:accounts-postgres"
-    ));
-    assert!(!source_matches(
-        &by_instance,
-        "arn:aws:rds:us-east-1:111111111111:db:other"
-    ));
-    assert!(!source_matches(&by_instance, "not an arn"));
-}
-
-#[test]
 fn adaptive_requeue_is_bounded() {
     assert_eq!(adaptive_requeue(Duration::ZERO), Duration::from_secs(2));
     assert_eq!(
@@ -1382,4 +1354,108 @@ fn an_integration_deleted_outside_with_its_grant_removed_is_reported_not_active(
     );
     assert!(is_stalled(&p, reasons::AUTHORIZATION_MISSING));
     assert_eq!(p.observed.integration, None);
+}
+
+// ----- replication and the database's binding ----------------------------------------------------------
+
+fn replicating(target_database: Option<&str>, taken: Option<bool>) -> Observed<ReplicationState> {
+    Observed::Seen(ReplicationState {
+        target_database: target_database.map(str::to_string),
+        state: Some(
+            if target_database.is_some() {
+                "CdcRefreshState"
+            } else {
+                "PendingDbConnectState"
+            }
+            .into(),
+        ),
+        lag_ms: Some(120),
+        tables_replicated: Some(3),
+        tables_failed: Some(0),
+        failed_tables: Vec::new(),
+        wanted_database_exists: taken,
+    })
+}
+
+#[test]
+fn the_database_counts_as_created_only_when_redshift_says_this_integration_feeds_it() {
+    let mut c = Case::fresh();
+    c.integration = Some(aws_integration("active"));
+    c.replication = replicating(Some("orders"), None);
+    let p = c.plan();
+    assert!(p.actions.is_empty(), "{:?}", p.actions);
+    assert_eq!(reason_of(&p, DESTINATION_DATABASE_READY), reasons::CREATED);
+    assert_eq!(condition(&p, "Replicating").status, Status::True);
+    assert!(matches!(p.progress, Progress::Ready { .. }));
+
+    // Status says created, Redshift says the integration feeds nothing: created again.
+    c.status.destination_database = Some("orders".into());
+    c.replication = replicating(None, Some(false));
+    assert!(matches!(
+        c.plan().actions[..],
+        [Action::Database(CreateDatabase {
+            replace_stale: false,
+            ..
+        })]
+    ));
+}
+
+#[test]
+fn a_name_taken_by_another_database_stalls_and_a_recreated_integration_gets_its_database_again() {
+    let mut c = Case::fresh();
+    c.integration = Some(aws_integration("active"));
+    c.replication = replicating(None, Some(true));
+    let p = c.plan();
+    assert!(
+        is_stalled(&p, reasons::DATABASE_NAME_TAKEN),
+        "{:?}",
+        p.progress
+    );
+    assert!(p.actions.is_empty());
+
+    // This object made `orders` before (for an integration since recreated): dropped and made again.
+    c.status.destination_database = Some("orders".into());
+    let p = c.plan();
+    let [Action::Database(db)] = &p.actions[..] else {
+        panic!("{:?}", p.actions)
+    };
+    assert!(db.replace_stale);
+    assert_eq!(db.drop_sql(), "DROP DATABASE \"orders\"");
+
+    // The integration feeds another database already.
+    c.replication = replicating(Some("orders_old"), None);
+    assert!(is_stalled(
+        &c.plan(),
+        reasons::INTEGRATION_FEEDS_ANOTHER_DATABASE
+    ));
+}
+
+#[test]
+fn failed_tables_show_in_replicating_without_deciding_ready() {
+    let mut c = Case::fresh();
+    c.integration = Some(aws_integration("active"));
+    c.replication = Observed::Seen(ReplicationState {
+        tables_failed: Some(1),
+        failed_tables: vec![("orders.audit".into(), "unsupported data type".into())],
+        ..match replicating(Some("orders"), None) {
+            Observed::Seen(r) => r,
+            _ => unreachable!(),
+        }
+    });
+    let p = c.plan();
+    let r = condition(&p, "Replicating");
+    assert_eq!(
+        (r.status, r.reason.as_str()),
+        (Status::False, reasons::TABLES_FAILED)
+    );
+    assert!(
+        r.message.contains("orders.audit: unsupported data type"),
+        "{}",
+        r.message
+    );
+    assert!(
+        matches!(p.progress, Progress::Ready { .. }),
+        "informational: {:?}",
+        p.progress
+    );
 }
