@@ -34,9 +34,21 @@ pub struct RunArgs {
     #[arg(long = "namespace", env = "ZEROETL_NAMESPACES", value_delimiter = ',')]
     pub namespaces: Vec<String>,
 
-    /// How many objects of each kind are reconciled at once.
-    #[arg(long, env = "ZEROETL_CONCURRENCY", default_value_t = 4)]
+    /// How many objects of each kind are reconciled at once. The work is mostly waiting on AWS and the API
+    /// server, so this is well above the CPU count.
+    #[arg(long, env = "ZEROETL_CONCURRENCY", default_value_t = 16)]
     pub concurrency: u16,
+
+    /// Reconcile only objects with these labels (a label selector, e.g. `zeroetl.dev/shard=a`): one shard of
+    /// a fleet split over several operator Deployments, each with its own --lease-name.
+    #[arg(long, env = "ZEROETL_SELECTOR")]
+    pub selector: Option<String>,
+
+    /// Seconds between refreshes of the shared integration snapshot while nothing is in transition (one
+    /// paginated DescribeIntegrations per region per refresh; changes made outside the operator are seen within
+    /// it). While an integration is in transition, the snapshot is refreshed every second.
+    #[arg(long, env = "ZEROETL_AWS_REFRESH_INTERVAL", default_value_t = 300)]
+    pub aws_refresh_interval: u64,
 
     /// Address of the /healthz, /readyz and /metrics server.
     #[arg(long, env = "ZEROETL_PROBE_ADDR", default_value = "0.0.0.0:8080")]

@@ -1,30 +1,60 @@
 //! The two controllers, one per kind and watched namespace: what triggers a reconcile, how many run at once,
 //! and the span around each reconcile (the pipeline itself writes status, events, metrics and backoff).
+//!
+//! What triggers a pass, at the floor: a change to what an object asks (generation, annotations, labels,
+//! finalizers, deletion) — never the operator's own status write; for integrations, a change of the
+//! connection they target (its readiness or namespace) and a change of their integration in AWS (the
+//! snapshot pollers wake exactly those objects); for connections, a change to the Secret they publish.
+//! Caches hold objects without managedFields or the last-applied annotation, and Secrets as metadata only.
 
+use std::collections::hash_map::DefaultHasher;
+use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
 use futures::future::BoxFuture;
-use futures::{FutureExt, StreamExt};
+use futures::{FutureExt, Stream, StreamExt};
 use k8s_openapi::api::core::v1::Secret;
+use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{Action, Config as ControllerConfig};
-use kube::runtime::reflector::{ObjectRef, Store};
-use kube::runtime::{watcher, Controller};
-use kube::{Api, Client, ResourceExt};
+use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::{watcher, Controller, WatchStreamExt};
+use kube::{Api, Client, Resource, ResourceExt};
+use serde::de::DeserializeOwned;
+use tokio::sync::mpsc;
 use tracing::{info, info_span, warn, Instrument};
+use zeroetl_api::conditions::{find, READY};
 use zeroetl_api::{RedshiftConnection, ZeroEtlIntegration};
 use zeroetl_reconciler::metrics::ReconcileResult;
 use zeroetl_reconciler::{connection, integration, Context, Error};
 
-/// Where a controller watches: one namespace, or all of them.
-fn api<K>(client: &Client, namespace: Option<&str>) -> Api<K>
-where
-    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>,
-{
-    match namespace {
-        Some(ns) => Api::namespaced(client.clone(), ns),
-        None => Api::all(client.clone()),
+/// Where a controller watches and what it reconciles.
+#[derive(Clone, Debug)]
+pub struct Scope {
+    /// One namespace, or all of them.
+    pub namespace: Option<String>,
+    /// A label selector (`--selector`): one shard of a fleet split over several operators.
+    pub selector: Option<String>,
+    pub concurrency: u16,
+}
+
+impl Scope {
+    fn api<K>(&self, client: &Client) -> Api<K>
+    where
+        K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>,
+    {
+        match &self.namespace {
+            Some(ns) => Api::namespaced(client.clone(), ns),
+            None => Api::all(client.clone()),
+        }
+    }
+
+    fn watch_config(&self) -> watcher::Config {
+        match &self.selector {
+            Some(s) => watcher::Config::default().labels(s),
+            None => watcher::Config::default(),
+        }
     }
 }
 
@@ -54,29 +84,93 @@ where
     .boxed()
 }
 
+/// Fields no reconcile reads, dropped before caching (at a few kB per object they dominate the caches).
+fn strip<K: Resource>(obj: &mut K) {
+    obj.meta_mut().managed_fields = None;
+    if let Some(a) = obj.meta_mut().annotations.as_mut() {
+        a.remove("kubectl.kubernetes.io/last-applied-configuration");
+    }
+}
+
+/// What a reconcile depends on in the object itself; a change elsewhere (status, resourceVersion) is not a
+/// reason for a pass.
+fn asked<K: Resource>(obj: &K) -> Option<u64> {
+    Some(zeroetl_reconciler::rechecks::asked(obj))
+}
+
+/// A watched, stripped, cached stream of `K` that yields an object only when what it asks changed.
+fn watched<K>(
+    api: Api<K>,
+    config: watcher::Config,
+) -> (
+    Store<K>,
+    impl Stream<Item = Result<K, watcher::Error>> + Send,
+)
+where
+    K: Resource<DynamicType = ()>
+        + Clone
+        + DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
+{
+    let (store, writer) = reflector::store();
+    let stream = watcher(api, config)
+        .default_backoff()
+        .modify(strip::<K>)
+        .reflect(writer)
+        .applied_objects()
+        .predicate_filter(asked::<K>, Default::default());
+    (store, stream)
+}
+
+/// What an integration reads of the connection it targets: whether it is Ready and its namespace ARN.
+fn connection_readiness(c: &RedshiftConnection) -> Option<u64> {
+    let mut h = DefaultHasher::new();
+    let status = c.status.as_ref();
+    status
+        .and_then(|s| find(&s.conditions, READY))
+        .map(|r| r.status.clone())
+        .hash(&mut h);
+    status.and_then(|s| s.namespace_arn.clone()).hash(&mut h);
+    c.metadata.generation.hash(&mut h);
+    Some(h.finish())
+}
+
 pub fn integrations(
     client: &Client,
-    namespace: Option<&str>,
+    scope: &Scope,
     ctx: Arc<Context>,
-    concurrency: u16,
+    refresh: integration::snapshots::Refresh,
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) -> Running {
-    let controller = Controller::new(
-        api::<ZeroEtlIntegration>(client, namespace),
-        watcher::Config::default(),
-    );
-    let store = controller.store();
+    let (store, objects) = watched::<ZeroEtlIntegration>(scope.api(client), scope.watch_config());
     ctx.stores.add_integrations(store.clone());
+    // The snapshot pollers wake the objects whose integration changed in AWS.
+    let (waker, mut woken) = mpsc::unbounded_channel();
+    ctx.shared.snapshots.connect(
+        scope.namespace.as_deref(),
+        waker,
+        &ctx.config.cluster_name,
+        refresh,
+    );
+    let woken = futures::stream::poll_fn(move |cx| woken.poll_recv(cx));
+    let connections = watcher(
+        scope.api::<RedshiftConnection>(client),
+        scope.watch_config(),
+    )
+    .default_backoff()
+    .modify(strip::<RedshiftConnection>)
+    .applied_objects()
+    .predicate_filter(connection_readiness, Default::default());
     let by_connection = store.clone();
-    let run = controller
-        // A connection that changes (becomes Ready, breaks, gets a new namespace ARN) re-reconciles the
-        // integrations that target it.
-        .watches(
-            api::<RedshiftConnection>(client, namespace),
-            watcher::Config::default(),
-            move |conn| integrations_targeting(&by_connection, &conn),
-        )
-        .with_config(ControllerConfig::default().concurrency(concurrency))
+    let run = Controller::for_stream(objects, store.clone())
+        .watches_stream(connections, move |conn| {
+            integrations_targeting(&by_connection, &conn)
+        })
+        .reconcile_on(woken)
+        .with_config(ControllerConfig::default().concurrency(scope.concurrency))
         .graceful_shutdown_on(shutdown)
         .run(
             |obj, ctx| {
@@ -97,24 +191,22 @@ pub fn integrations(
 
 pub fn connections(
     client: &Client,
-    namespace: Option<&str>,
+    scope: &Scope,
     ctx: Arc<Context>,
-    concurrency: u16,
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) -> Running {
-    let controller = Controller::new(
-        api::<RedshiftConnection>(client, namespace),
-        watcher::Config::default(),
-    );
-    let store = controller.store();
+    let (store, objects) = watched::<RedshiftConnection>(scope.api(client), scope.watch_config());
     ctx.stores.add_connections(store.clone());
-    let run = controller
-        // A published Secret that is edited or deleted is put back.
-        .owns(
-            api::<Secret>(client, namespace),
-            watcher::Config::default().labels(connection::MANAGED_BY_SELECTOR),
-        )
-        .with_config(ControllerConfig::default().concurrency(concurrency))
+    // A published Secret that is edited or deleted is put back; only its metadata is needed to know whose it is.
+    let secrets = watcher(
+        scope.api::<PartialObjectMeta<Secret>>(client),
+        watcher::Config::default().labels(connection::MANAGED_BY_SELECTOR),
+    )
+    .default_backoff()
+    .touched_objects();
+    let run = Controller::for_stream(objects, store.clone())
+        .owns_stream(secrets)
+        .with_config(ControllerConfig::default().concurrency(scope.concurrency))
         .graceful_shutdown_on(shutdown)
         .run(
             |obj, ctx| {

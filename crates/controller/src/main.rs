@@ -121,7 +121,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         events: Events::new(client.clone(), "zeroetl-operator"),
         backoff: Default::default(),
         leadership,
-        locks: Default::default(),
+        shared: Default::default(),
         stores: Default::default(),
         rechecks: Default::default(),
     });
@@ -133,10 +133,19 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     };
     let mut runs = Vec::new();
     let mut ready = Vec::new();
+    let refresh = zeroetl_reconciler::integration::snapshots::Refresh {
+        slow: Duration::from_secs(args.aws_refresh_interval.max(1)),
+        ..Default::default()
+    };
     for ns in namespaces {
+        let scope = controllers::Scope {
+            namespace: ns.map(str::to_string),
+            selector: args.selector.clone(),
+            concurrency: args.concurrency,
+        };
         for running in [
-            controllers::integrations(&client, ns, ctx.clone(), args.concurrency, stopped()),
-            controllers::connections(&client, ns, ctx.clone(), args.concurrency, stopped()),
+            controllers::integrations(&client, &scope, ctx.clone(), refresh, stopped()),
+            controllers::connections(&client, &scope, ctx.clone(), stopped()),
         ] {
             runs.push(running.run);
             ready.push(running.ready);

@@ -9,9 +9,9 @@ use crate::backoff::Backoff;
 use crate::guardrails::Guardrails;
 use crate::k8s::Events;
 use crate::leadership::Leadership;
-use crate::locks::KeyedLocks;
 use crate::metrics::Metrics;
 use crate::rechecks::Rechecks;
+use crate::shared::Shared;
 use crate::stores::Stores;
 use crate::timing;
 
@@ -51,8 +51,8 @@ pub struct Context {
     pub backoff: Backoff,
     /// Asked before every AWS change and status write.
     pub leadership: Leadership,
-    /// Serializes read-modify-write of shared AWS documents (resource policies).
-    pub locks: Arc<KeyedLocks>,
+    /// Locks, shared reads and integration snapshots every pass shares.
+    pub shared: Arc<Shared>,
     /// The controllers' watch caches.
     pub stores: Stores,
     /// When each object was last checked in full.

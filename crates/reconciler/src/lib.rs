@@ -30,6 +30,7 @@ pub mod ownership;
 pub mod pipeline;
 pub mod progress;
 pub mod rechecks;
+pub mod shared;
 pub mod stores;
 #[cfg(test)]
 mod testing;

@@ -11,6 +11,25 @@ use parking_lot::Mutex;
 #[derive(Default)]
 pub struct Rechecks {
     last: Mutex<HashMap<String, Instant>>,
+    /// What each object asked at its last pass (see [`asked`]).
+    asked: Mutex<HashMap<String, u64>>,
+}
+
+/// A hash of what an object asks of the operator: its spec (generation), annotations, labels, finalizers and
+/// deletion. Status and resourceVersion are not part of it.
+pub fn asked<K: kube::Resource>(obj: &K) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let meta = obj.meta();
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    meta.generation.hash(&mut h);
+    meta.labels.hash(&mut h);
+    meta.annotations.hash(&mut h);
+    meta.finalizers.hash(&mut h);
+    meta.deletion_timestamp
+        .as_ref()
+        .map(|t| t.0.as_second())
+        .hash(&mut h);
+    h.finish()
 }
 
 impl Rechecks {
@@ -27,9 +46,16 @@ impl Rechecks {
         }
     }
 
+    /// Whether the object asks something new since its last pass (someone edited or annotated it): such a
+    /// pass looks at AWS afresh instead of through the shared snapshot, and checks everything.
+    pub fn asked_anew(&self, uid: &str, asked: u64) -> bool {
+        self.asked.lock().insert(uid.to_string(), asked) != Some(asked)
+    }
+
     /// Forgets `uid` (the object is gone).
     pub fn forget(&self, uid: &str) {
         self.last.lock().remove(uid);
+        self.asked.lock().remove(uid);
     }
 
     /// How long until the next full check of `uid` is due.

@@ -42,6 +42,22 @@ pub fn adaptive_poll(elapsed: Duration) -> Duration {
 }
 
 // ---------------------------------------------------------------------------------------------------------
+// Shared observation
+
+/// The integration snapshot is refreshed this often while any integration is in transition or the operator
+/// just changed one: an integration that turns active is seen within it.
+pub const SNAPSHOT_FAST_REFRESH: Duration = Duration::from_secs(1);
+/// Otherwise this often by default (`--aws-refresh-interval`): changes made outside the operator are seen
+/// within it, at ceil(N/100) DescribeIntegrations per refresh.
+pub const SNAPSHOT_SLOW_REFRESH: Duration = Duration::from_secs(300);
+/// After the operator changed an integration, the poller stays fast this long (AWS reflects a change within
+/// seconds, a create within minutes).
+pub const SNAPSHOT_TOUCH_WINDOW: Duration = Duration::from_secs(30);
+/// A shared read (a target's policy, a parameter group, a warehouse) serves every pass for this long; the
+/// operator's own writes invalidate it at once.
+pub const SHARED_READ_TTL: Duration = Duration::from_secs(60);
+
+// ---------------------------------------------------------------------------------------------------------
 // Connections
 
 /// How long a Ready RedshiftConnection's verification stays fresh by default (`--connection-reverify-interval`).

@@ -32,6 +32,8 @@ use crate::timing;
 #[derive(Clone, Debug)]
 pub struct Clients {
     pub region: String,
+    /// Names the identity (no secret in it): part of shared-read keys.
+    pub identity: String,
     pub rds: aws_sdk_rds::Client,
     pub redshift: aws_sdk_redshift::Client,
     pub serverless: aws_sdk_redshiftserverless::Client,
@@ -78,7 +80,7 @@ impl AwsClients {
                 Some(entry) => entry.clone(),
                 None => {
                     let (config, role) = self.sdk_config(region, identity).await;
-                    let entry = (Arc::new(self.build(region, &config)), role);
+                    let entry = (Arc::new(self.build(region, &key.1, &config)), role);
                     cache.insert(key, entry.clone());
                     entry
                 }
@@ -170,7 +172,7 @@ impl AwsClients {
         }
     }
 
-    fn build(&self, region: &str, config: &SdkConfig) -> Clients {
+    fn build(&self, region: &str, identity: &str, config: &SdkConfig) -> Clients {
         let counter = CallCounter(self.metrics.clone());
         macro_rules! client {
             ($krate:ident) => {
@@ -190,6 +192,7 @@ impl AwsClients {
             .build();
         Clients {
             region: region.to_string(),
+            identity: identity.to_string(),
             rds: client!(aws_sdk_rds),
             redshift: client!(aws_sdk_redshift),
             serverless: client!(aws_sdk_redshiftserverless),

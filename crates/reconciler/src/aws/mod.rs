@@ -6,6 +6,7 @@ mod clients;
 pub mod data_api;
 mod error;
 mod identity;
+pub mod shared_reads;
 
 pub use clients::{AwsClients, AwsSettings, Clients};
 pub use error::{classify, incomplete, not_found, sdk_error, AwsErrorKind};

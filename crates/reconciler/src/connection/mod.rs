@@ -124,7 +124,12 @@ async fn converge(obj: &RedshiftConnection, ctx: &Context) -> Result<ConnectionO
         Ok(w) => format!("verified {} in {region}", w.describe()),
         Err(_) => String::new(),
     };
-    let decision = plan::decide(&steps, &summary, interval);
+    let mut decision = plan::decide(&steps, &summary, interval);
+    // A stalled connection is verified again with the others (an IAM or network fix outside Kubernetes shows
+    // up at its next verification), and at least as often as any stalled object.
+    if let Progress::Stalled { recheck_after, .. } = &mut decision.progress {
+        *recheck_after = recheck_after.map(|r| r.min(interval));
+    }
     let warehouse = match &seen.described {
         Ok(w) => WarehouseSeen::Described(w),
         Err(e) if e.is_aws(AwsErrorKind::NotFound) => WarehouseSeen::Missing,

@@ -8,6 +8,7 @@ pub mod observed;
 pub mod plan;
 #[cfg(test)]
 mod sim_tests;
+pub mod snapshots;
 pub mod source_params;
 mod status;
 pub mod target_policy;
@@ -165,7 +166,7 @@ async fn delete(obj: &ZeroEtlIntegration, ctx: &Context) -> Result<IntegrationOu
         found.as_ref(),
         still_needed,
     );
-    let (applied, failure) = apply::run_deletion(&clients, &ctx.locks, &plan.actions).await;
+    let (applied, failure) = apply::run_deletion(&clients, &ctx.shared, &plan.actions).await;
     Ok(deletion_outcome(&current, plan, applied, failure))
 }
 

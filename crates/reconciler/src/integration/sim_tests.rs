@@ -174,7 +174,7 @@ impl Driver {
         let seen = observe::observe_aws(
             &obj,
             &owner,
-            false,
+            Default::default(),
             Observation {
                 target_ref: self.target_ref(),
                 connection: self.connection.clone(),
@@ -184,7 +184,7 @@ impl Driver {
                 source: Observed::Skipped,
                 target: Observed::Skipped,
                 replication: Observed::Skipped,
-                locks: Default::default(),
+                shared: Default::default(),
             },
         )
         .await?;

@@ -99,7 +99,7 @@ pub fn context(api: &FakeApi, sim: &SimHandle) -> Arc<Context> {
         events: Events::new(client, "zeroetl-operator"),
         backoff: Default::default(),
         leadership: Default::default(),
-        locks: Default::default(),
+        shared: Default::default(),
         stores: Default::default(),
         rechecks: Default::default(),
     })

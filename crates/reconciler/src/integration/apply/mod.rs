@@ -13,7 +13,7 @@ use crate::integration::observe::Observation;
 use crate::integration::observed::{AwsIntegration, SourceState, TargetState};
 use crate::integration::plan::{Action, CreateDatabase, TargetAction};
 use crate::k8s::Notice;
-use crate::locks::KeyedLocks;
+use crate::shared::Shared;
 use crate::timing;
 use crate::warehouse::{self, CaseSensitivityChange};
 
@@ -35,7 +35,7 @@ pub async fn run(seen: &Observation, actions: &[Action]) -> (Applied, Option<(Ac
         target_clients: &seen.target_clients,
         source: seen.source.seen(),
         target: seen.target.seen(),
-        locks: &seen.locks,
+        shared: &seen.shared,
     };
     run_with(&world, actions).await
 }
@@ -43,7 +43,7 @@ pub async fn run(seen: &Observation, actions: &[Action]) -> (Applied, Option<(Ac
 /// Runs deletion's actions, as the operator's own identity.
 pub async fn run_deletion(
     clients: &Clients,
-    locks: &KeyedLocks,
+    shared: &Shared,
     actions: &[Action],
 ) -> (Applied, Option<(Action, Error)>) {
     let world = World {
@@ -51,7 +51,7 @@ pub async fn run_deletion(
         target_clients: clients,
         source: None,
         target: None,
-        locks,
+        shared,
     };
     run_with(&world, actions).await
 }
@@ -62,7 +62,7 @@ struct World<'a> {
     target_clients: &'a Clients,
     source: Option<&'a SourceState>,
     target: Option<&'a TargetState>,
-    locks: &'a KeyedLocks,
+    shared: &'a Shared,
 }
 
 async fn run_with(w: &World<'_>, actions: &[Action]) -> (Applied, Option<(Action, Error)>) {
@@ -77,12 +77,21 @@ async fn run_with(w: &World<'_>, actions: &[Action]) -> (Applied, Option<(Action
                 Some(t) => enable_case_sensitivity(w.target_clients, t, &mut applied).await,
                 None => Err(internal("a target action without an observed target")),
             },
-            Action::Target(a) => policy::change(w.target_clients, w.locks, a, &mut applied).await,
+            Action::Target(a) => {
+                policy::change(w.target_clients, &w.shared.locks, a, &mut applied).await
+            }
             Action::Integration(a) => {
-                integration::integration_action(w.source_clients, a, &mut applied).await
+                let done = integration::integration_action(w.source_clients, a, &mut applied).await;
+                // Whatever happened, the snapshot may no longer be right about this integration.
+                w.shared.snapshots.touched(w.source_clients, &a.keys());
+                done
             }
             Action::Database(db) => create_database(w.target_clients, db, &mut applied).await,
         };
+        // The shared reads this action may have changed are read again by the next pass that needs them.
+        for what in action.invalidates() {
+            w.shared.reads.invalidate(what);
+        }
         if let Err(e) = result {
             return (applied, Some((action.clone(), e)));
         }

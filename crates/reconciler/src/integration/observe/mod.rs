@@ -9,6 +9,7 @@ pub mod target;
 
 use std::sync::Arc;
 
+use kube::runtime::reflector::ObjectRef;
 use kube::{Api, ResourceExt};
 use zeroetl_api::arn::{NamespaceArn, SourceArn};
 use zeroetl_api::conditions::{is_true, READY, SOURCE_READY};
@@ -21,11 +22,13 @@ use super::observed::{
     AwsIntegration, Observed, ReplicationState, SourceState, TargetRef, TargetState,
 };
 use super::plan::{self, Input};
+use crate::aws::shared_reads::Reads;
 use crate::aws::{Clients, Identity};
 use crate::error::{Error, Result};
 use crate::k8s::identity;
-use crate::locks::KeyedLocks;
 use crate::ownership::{self, Owner};
+use crate::rechecks;
+use crate::shared::Shared;
 use crate::Context;
 
 /// Everything one pass saw, and the clients to act with.
@@ -42,8 +45,8 @@ pub struct Observation {
     pub target: Observed<TargetState>,
     /// Replication health and the destination database's binding (full checks only).
     pub replication: Observed<ReplicationState>,
-    /// The operator's per-resource locks (shared policy documents are changed one writer at a time).
-    pub locks: Arc<KeyedLocks>,
+    /// Locks, shared reads and snapshots shared with every other pass.
+    pub shared: Arc<Shared>,
 }
 
 impl Observation {
@@ -99,13 +102,16 @@ pub async fn observe(obj: &ZeroEtlIntegration, ctx: &Context) -> Result<Observat
         .unwrap_or_else(|| region.clone());
     let target_clients = ctx.aws.clients(&target_region, &target_identity).await?;
 
-    let recheck_due = ctx
-        .rechecks
-        .due(&obj.uid().unwrap_or_default(), ctx.config.drift_interval);
+    let uid = obj.uid().unwrap_or_default();
+    let fresh = ctx.rechecks.asked_anew(&uid, rechecks::asked(obj));
+    let look = Look {
+        full: ctx.rechecks.due(&uid, ctx.config.drift_interval) || fresh,
+        fresh,
+    };
     observe_aws(
         obj,
         &Owner::of(obj, &ctx.config.cluster_name),
-        recheck_due,
+        look,
         Observation {
             target_ref,
             connection,
@@ -115,36 +121,49 @@ pub async fn observe(obj: &ZeroEtlIntegration, ctx: &Context) -> Result<Observat
             source: Observed::Skipped,
             target: Observed::Skipped,
             replication: Observed::Skipped,
-            locks: ctx.locks.clone(),
+            shared: ctx.shared.clone(),
         },
     )
     .await
 }
 
 /// The AWS half of [`observe`], given the target reference and the clients (the simulator tests start here).
-/// `recheck_due`: the slow re-check of every prerequisite (drift) is due, so a settled object is looked at
-/// fully too.
+/// How far a pass looks.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Look {
+    /// Every prerequisite, even when settled (the drift re-check, or the object was just edited).
+    pub full: bool,
+    /// The integration itself with a describe, not through the shared snapshot (the object was just edited or
+    /// annotated: its user expects the truth now).
+    pub fresh: bool,
+}
+
 pub async fn observe_aws(
     obj: &ZeroEtlIntegration,
     owner: &Owner,
-    recheck_due: bool,
+    look: Look,
     mut seen: Observation,
 ) -> Result<Observation> {
     let status = obj.status.clone().unwrap_or_default();
     let name = obj.aws_name();
-    seen.integration = find_integration(
-        &seen.source_clients,
-        status.integration_arn.as_deref(),
-        &name,
-    )
-    .await?;
+    let object = ObjectRef::from_obj(obj);
+    let stored = status.integration_arn.as_deref();
+    let from_snapshot = seen
+        .shared
+        .snapshots
+        .find(&seen.source_clients, stored, &name, object)
+        .filter(|_| !look.fresh);
+    seen.integration = match from_snapshot {
+        Some(found) => found,
+        None => find_integration(&seen.source_clients, stored, &name).await?,
+    };
     if let Some(found) = &seen.integration {
         if plan::ownership_refusal_of(&seen.input(obj, &name, owner), found).is_some() {
             // Not this object's: its source and target are none of its business.
             return Ok(seen);
         }
     }
-    if !recheck_due
+    if !look.full
         && plan::prerequisites_settled(
             &obj.spec,
             &status,
@@ -155,7 +174,11 @@ pub async fn observe_aws(
         // A steady state costs one DescribeIntegrations.
         return Ok(seen);
     }
-    seen.source = source::observe_source(&seen.source_clients, &obj.spec).await?;
+    let reads = Reads {
+        shared: &seen.shared.reads,
+        fresh: look.fresh,
+    };
+    seen.source = source::observe_source(&reads, &seen.source_clients, &obj.spec).await?;
     // The target is looked at once the source is ready (nothing on it changes before), or when an existing
     // integration may need the warehouse for its database.
     let source_ready = plan::plan(&seen.input(obj, &name, owner))
@@ -165,6 +188,7 @@ pub async fn observe_aws(
     if let TargetRef::Arn(arn) = &seen.target_ref {
         if source_ready || seen.integration.is_some() {
             seen.target = target::observe_target(
+                &reads,
                 &seen.target_clients,
                 arn,
                 seen.connection.as_ref().map(|c| &c.spec),
@@ -184,8 +208,10 @@ pub async fn observe_aws(
                 .as_ref()
                 .map(|d| d.name.as_str());
             seen.replication = replication::observe_replication(
+                &reads,
                 &seen.target_clients,
                 &statement_target,
+                &target.warehouse.namespace_arn,
                 found,
                 wanted,
             )
@@ -211,8 +237,16 @@ pub async fn observe_deletion(
         .filter(|r| !r.is_empty())
         .unwrap_or_else(|| region(&obj.spec, &ctx.config.default_region));
     let clients = ctx.aws.clients(&region, &Identity::Default).await?;
-    let found =
-        find_integration(&clients, status.integration_arn.as_deref(), &obj.aws_name()).await?;
+    let stored = status.integration_arn.as_deref();
+    let name = obj.aws_name();
+    let found = match ctx
+        .shared
+        .snapshots
+        .find(&clients, stored, &name, ObjectRef::from_obj(obj))
+    {
+        Some(from_snapshot) => from_snapshot,
+        None => find_integration(&clients, stored, &name).await?,
+    };
     Ok((clients, found))
 }
 

@@ -6,6 +6,7 @@
 use zeroetl_api::arn::integration_id;
 
 use crate::aws::data_api::{query, DataApiTarget, Query, Row};
+use crate::aws::shared_reads::{key, Reads};
 use crate::aws::Clients;
 use crate::error::Result;
 use crate::integration::observed::{AwsIntegration, Observed, ReplicationState};
@@ -19,9 +20,13 @@ pub fn literal(text: &str) -> String {
     format!("'{}'", text.replace('\'', "''"))
 }
 
+/// `warehouse`: the target namespace ARN, which with the statement target keys the shared reads: one read of
+/// each view per warehouse per TTL serves every integration into it.
 pub async fn observe_replication(
+    reads: &Reads<'_>,
     c: &Clients,
     target: &DataApiTarget,
+    warehouse: &str,
     integration: &AwsIntegration,
     wanted_database: Option<&str>,
 ) -> Result<Observed<ReplicationState>> {
@@ -31,15 +36,16 @@ pub async fn observe_replication(
             integration.arn
         )));
     };
-    let sql = format!(
-        "SELECT integration_id, target_database, source, state, current_lag, total_tables_replicated, total_tables_failed, source_database FROM svv_integration WHERE integration_id = {}",
-        literal(id)
-    );
-    let found = match rows(c, target, &sql).await? {
+    let scope = format!("{warehouse}|{}", target.database);
+    let sql = "SELECT integration_id, target_database, source, state, current_lag, total_tables_replicated, total_tables_failed, source_database FROM svv_integration";
+    let found = match reads
+        .get(key("svv|integrations", c, &scope), rows(c, target, sql))
+        .await?
+    {
         Ok(rows) => rows,
         Err(why) => return Ok(Observed::NotFound(why)),
     };
-    let Some(row) = found.first() else {
+    let Some(row) = found.iter().find(|r| col(r, 0).as_deref() == Some(id)) else {
         return Ok(Observed::NotFound(format!(
             "SVV_INTEGRATION has no row for integration {id} yet"
         )));
@@ -75,12 +81,15 @@ pub async fn observe_replication(
         }
     }
     if let (Some(name), None) = (wanted_database, &seen.target_database) {
-        let sql = format!(
-            "SELECT datname FROM pg_database WHERE datname = {}",
-            literal(name)
-        );
-        if let Ok(found) = rows(c, target, &sql).await? {
-            seen.wanted_database_exists = Some(!found.is_empty());
+        let databases = reads
+            .get(
+                key("svv|databases", c, &scope),
+                rows(c, target, "SELECT datname FROM pg_database"),
+            )
+            .await?;
+        if let Ok(databases) = databases {
+            seen.wanted_database_exists =
+                Some(databases.iter().any(|r| col(r, 0).as_deref() == Some(name)));
         }
     }
     Ok(Observed::Seen(seen))

@@ -7,11 +7,55 @@ use aws_sdk_rds::types::{DbCluster, DbInstance};
 use zeroetl_api::arn::{SourceArn, SourceKind};
 use zeroetl_api::integration::{PrerequisiteMode, ZeroEtlIntegrationSpec};
 
+use crate::aws::shared_reads::{key, Reads};
 use crate::aws::{sdk_error, AwsErrorKind, Clients};
 use crate::error::{Error, Result};
 use crate::integration::observed::{Observed, ParameterGroup, SourceState};
 use crate::integration::plan::derived_group_name;
 use crate::integration::source_params::{wrong_parameters, Engine};
+
+/// Every read below is shared (see [`SharedReads`]): many objects share a parameter group, and one object
+/// looks at its source on several passes.
+async fn cached_cluster(reads: &Reads<'_>, c: &Clients, id: &str) -> Result<Option<DbCluster>> {
+    reads
+        .get_settled(
+            key("db-cluster", c, id),
+            describe_cluster(c, id),
+            |found: &Option<DbCluster>| found.as_ref().is_some_and(in_transition),
+        )
+        .await
+}
+
+/// A cluster rebooting, modifying, or with a parameter group still being applied: looked at again next pass.
+fn in_transition(cluster: &DbCluster) -> bool {
+    cluster.status() != Some("available")
+        || cluster.db_cluster_members().iter().any(|m| {
+            m.db_cluster_parameter_group_status()
+                .is_some_and(|s| s != "in-sync")
+        })
+}
+
+/// Who else uses a group: one scan of every cluster or instance, shared; minus the asking source.
+async fn cached_users(
+    reads: &Reads<'_>,
+    c: &Clients,
+    cluster_group: bool,
+    group: &str,
+    except: &str,
+) -> Result<Vec<String>> {
+    let all = reads
+        .get(
+            key("pg-users", c, group),
+            group_users(c, cluster_group, group, ""),
+        )
+        .await?;
+    let me = if cluster_group {
+        format!("cluster {except}")
+    } else {
+        format!("instance {except}")
+    };
+    Ok(all.into_iter().filter(|u| *u != me).collect())
+}
 
 async fn describe_cluster(c: &Clients, id: &str) -> Result<Option<DbCluster>> {
     match c
@@ -48,6 +92,7 @@ async fn describe_instance(c: &Clients, id: &str) -> Result<Option<DbInstance>> 
 /// Looks at the source and the parameter group that carries its zero-ETL parameters. In Fix mode, with
 /// wrong values, it also looks at the group the operator would derive and at who else uses each group.
 pub async fn observe_source(
+    reads: &Reads<'_>,
     c: &Clients,
     spec: &ZeroEtlIntegrationSpec,
 ) -> Result<Observed<SourceState>> {
@@ -71,7 +116,7 @@ pub async fn observe_source(
         }
     };
     let mut source = match kind {
-        SourceKind::Cluster => match describe_cluster(c, &id).await? {
+        SourceKind::Cluster => match cached_cluster(reads, c, &id).await? {
             Some(cluster) => cluster_state(&cluster, None),
             None => {
                 return Ok(Observed::NotFound(format!(
@@ -81,7 +126,21 @@ pub async fn observe_source(
             }
         },
         SourceKind::Instance => {
-            let Some(instance) = describe_instance(c, &id).await? else {
+            let Some(instance) = reads
+                .get_settled(
+                    key("db-instance", c, &id),
+                    describe_instance(c, &id),
+                    |found: &Option<DbInstance>| {
+                        found.as_ref().is_some_and(|i| {
+                            i.db_instance_status() != Some("available")
+                                || i.db_parameter_groups().iter().any(|g| {
+                                    g.parameter_apply_status().is_some_and(|s| s != "in-sync")
+                                })
+                        })
+                    },
+                )
+                .await?
+            else {
                 return Ok(Observed::NotFound(format!(
                     "DB instance {id} does not exist in {}",
                     c.region
@@ -89,7 +148,7 @@ pub async fn observe_source(
             };
             // Aurora instances replicate through their cluster: the cluster is the zero-ETL source.
             match instance.db_cluster_identifier() {
-                Some(cluster_id) => match describe_cluster(c, cluster_id).await? {
+                Some(cluster_id) => match cached_cluster(reads, c, cluster_id).await? {
                     Some(cluster) => cluster_state(&cluster, Some(id.clone())),
                     None => {
                         return Ok(Observed::NotFound(format!(
@@ -112,7 +171,11 @@ pub async fn observe_source(
         }
     }
     let cluster_group = source.kind == SourceKind::Cluster;
-    source.group = read_group(c, cluster_group, &source.group.name)
+    source.group = reads
+        .get(
+            key("pg", c, &source.group.name),
+            read_group(c, cluster_group, &source.group.name),
+        )
         .await?
         .unwrap_or_else(|| source.group.clone());
 
@@ -120,12 +183,23 @@ pub async fn observe_source(
     let wrong = engine.is_some_and(|e| !wrong_parameters(e, &source.group.values).is_empty());
     if spec.prerequisites.source == PrerequisiteMode::Fix && wrong {
         let own = derived_group_name(&source.identifier);
-        source.group.shared_with =
-            Some(group_users(c, cluster_group, &source.group.name, &source.identifier).await?);
+        source.group.shared_with = Some(
+            cached_users(
+                reads,
+                c,
+                cluster_group,
+                &source.group.name,
+                &source.identifier,
+            )
+            .await?,
+        );
         if source.group.name != own {
-            if let Some(mut derived) = read_group(c, cluster_group, &own).await? {
+            if let Some(mut derived) = reads
+                .get(key("pg", c, &own), read_group(c, cluster_group, &own))
+                .await?
+            {
                 derived.shared_with =
-                    Some(group_users(c, cluster_group, &own, &source.identifier).await?);
+                    Some(cached_users(reads, c, cluster_group, &own, &source.identifier).await?);
                 source.derived_group = Some(derived);
             }
         }

@@ -3,6 +3,7 @@
 
 use zeroetl_api::RedshiftConnectionSpec;
 
+use crate::aws::shared_reads::{key, Reads};
 use crate::aws::{sdk_error, AwsErrorKind, Clients};
 use crate::error::Result;
 use crate::integration::observed::{Observed, TargetState};
@@ -11,14 +12,24 @@ use crate::warehouse::{self, Warehouse};
 /// The warehouse behind the target (by the connection's workgroup or cluster when there is one, which is
 /// cheaper than searching by ARN) and its resource policy.
 pub async fn observe_target(
+    reads: &Reads<'_>,
     c: &Clients,
     namespace_arn: &str,
     connection: Option<&RedshiftConnectionSpec>,
 ) -> Result<Observed<TargetState>> {
-    let found = match connection {
-        Some(spec) => warehouse::of_connection(c, spec).await,
-        None => warehouse::by_namespace_arn(c, namespace_arn).await,
-    };
+    // Shared: a thousand integrations into one warehouse cost one look at it (and its policy) per TTL.
+    let found = reads
+        .get_settled(
+            key("warehouse", c, namespace_arn),
+            async {
+                match connection {
+                    Some(spec) => warehouse::of_connection(c, spec).await,
+                    None => warehouse::by_namespace_arn(c, namespace_arn).await,
+                }
+            },
+            |w: &Warehouse| !w.is_available(),
+        )
+        .await;
     let warehouse: Warehouse = match found {
         Ok(w) => w,
         Err(e) if e.is_aws(AwsErrorKind::NotFound) => {
@@ -34,7 +45,12 @@ pub async fn observe_target(
             warehouse.namespace_arn
         )));
     }
-    let policy = resource_policy(c, namespace_arn).await?;
+    let policy = reads
+        .get(
+            key("policy", c, namespace_arn),
+            resource_policy(c, namespace_arn),
+        )
+        .await?;
     Ok(Observed::Seen(TargetState { warehouse, policy }))
 }
 

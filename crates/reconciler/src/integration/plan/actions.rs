@@ -140,7 +140,41 @@ impl Action {
     }
 }
 
+impl IntegrationAction {
+    /// The names and ARNs this action changes the integration under.
+    pub fn keys(&self) -> Vec<&str> {
+        match self {
+            IntegrationAction::Create { name, .. } => vec![name.as_str()],
+            IntegrationAction::Modify { arn, name, .. } => {
+                let mut keys = vec![arn.as_str()];
+                keys.extend(name.as_deref());
+                keys
+            }
+            IntegrationAction::Tag { arn, .. } => vec![arn.as_str()],
+            IntegrationAction::Delete { arn, name } => vec![arn.as_str(), name.as_str()],
+        }
+    }
+}
+
 impl Action {
+    /// The shared reads (by key prefix) this action may change.
+    pub fn invalidates(&self) -> &'static [&'static str] {
+        match self {
+            Action::Source(_) => &["db-cluster|", "db-instance|", "pg|", "pg-users|"],
+            Action::Target(_) => &["warehouse|", "policy|"],
+            // A create that AWS refuses may refuse because a prerequisite read from the cache changed since.
+            Action::Integration(IntegrationAction::Create { .. }) => &[
+                "db-cluster|",
+                "db-instance|",
+                "pg|",
+                "warehouse|",
+                "policy|",
+            ],
+            Action::Integration(_) => &[],
+            Action::Database(_) => &["svv|"],
+        }
+    }
+
     /// The action in words, for `status.plannedActions` (managementPolicy Plan).
     pub fn describe(&self) -> String {
         match self {

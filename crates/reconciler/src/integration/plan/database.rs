@@ -40,7 +40,14 @@ pub fn statement_target(
 
 /// Replicating, from Redshift's view of the integration; informational (it never decides Ready). `None`:
 /// not read this pass, the condition keeps what it said.
-pub(super) fn plan_replication(input: &Input) -> Option<Step> {
+pub(super) fn plan_replication(input: &Input, ours: Option<&AwsIntegration>) -> Option<Step> {
+    if ours.is_none() {
+        return Some(Step::blocked(
+            REPLICATING,
+            reasons::NO_INTEGRATION,
+            "there is no integration to replicate through",
+        ));
+    }
     let r = match input.replication {
         Observed::Seen(r) => r,
         Observed::NotFound(why) => {

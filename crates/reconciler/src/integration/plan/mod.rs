@@ -247,7 +247,7 @@ pub fn plan(input: &Input) -> Plan {
     );
     steps.push(integration_step);
     steps.push(plan_database(input, ours.as_ref(), engine, &mut actions));
-    steps.extend(plan_replication(input));
+    steps.extend(plan_replication(input, ours.as_ref()));
     if let Observed::Seen(r) = input.replication {
         observed.replication = Some(r.clone());
     }

@@ -45,3 +45,4 @@ pub const INTEGRATION_FEEDS_ANOTHER_DATABASE: &str = "IntegrationFeedsAnotherDat
 pub const NOT_READ: &str = "NotRead";
 pub const TABLES_FAILED: &str = "TablesFailed";
 pub const REPLICATING: &str = "Replicating";
+pub const NO_INTEGRATION: &str = "NoIntegration";

@@ -1,0 +1,446 @@
+//! Shared observation of integrations: one poller per (region, identity) pages DescribeIntegrations (100 per
+//! page) into a snapshot, by ARN and by name, and wakes exactly the objects whose integration changed. A
+//! thousand integrations cost ceil(1000/100) describes per refresh instead of a thousand. The refresh is fast
+//! while any integration is on its way somewhere (creating, modifying, deleting, syncing) or the operator just
+//! changed one, slow otherwise.
+//!
+//! Passes read the snapshot instead of describing their integration, except when it may be stale for them:
+//! no snapshot yet, or the operator changed that integration after the snapshot was taken (then they describe
+//! it directly, as before).
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use aws_sdk_rds::types::IntegrationStatus;
+use kube::runtime::reflector::ObjectRef;
+use parking_lot::{Mutex, RwLock};
+use tokio::sync::{mpsc, Notify};
+use tracing::{debug, warn};
+use zeroetl_api::ZeroEtlIntegration;
+
+use super::observe::aws_integration;
+use super::observed::AwsIntegration;
+use crate::aws::{sdk_error, Clients};
+use crate::error::Result;
+use crate::ownership::Owner;
+use crate::timing;
+
+/// How often the pollers refresh.
+#[derive(Clone, Copy, Debug)]
+pub struct Refresh {
+    /// While any integration is in transition, or after the operator changed one.
+    pub fast: Duration,
+    /// Otherwise (`--aws-refresh-interval`).
+    pub slow: Duration,
+}
+
+impl Default for Refresh {
+    fn default() -> Self {
+        Refresh {
+            fast: timing::SNAPSHOT_FAST_REFRESH,
+            slow: timing::SNAPSHOT_SLOW_REFRESH,
+        }
+    }
+}
+
+/// The wake channel into an integration controller (`Controller::reconcile_on`).
+pub type Waker = mpsc::UnboundedSender<ObjectRef<ZeroEtlIntegration>>;
+
+/// A controller to wake and the namespace it watches (`None`: all namespaces).
+type Watching = (Option<String>, Waker);
+
+/// The controllers to wake.
+#[derive(Clone, Default)]
+pub struct Wakers(Arc<RwLock<Vec<Watching>>>);
+
+impl Wakers {
+    fn wake(&self, object: ObjectRef<ZeroEtlIntegration>) {
+        for (namespace, waker) in self.0.read().iter() {
+            if namespace.is_none() || *namespace == object.namespace {
+                let _ = waker.send(object.clone());
+            }
+        }
+    }
+
+    fn closed(&self) -> bool {
+        self.0.read().iter().all(|(_, w)| w.is_closed())
+    }
+}
+
+#[derive(Default)]
+pub struct Snapshots {
+    regions: Mutex<HashMap<String, Arc<Region>>>,
+    wakers: Wakers,
+    connected: OnceLock<()>,
+    refresh: RwLock<Refresh>,
+    /// This operator's cluster name: integrations tagged for it wake their object by its tags.
+    cluster: OnceLock<String>,
+}
+
+struct Snapshot {
+    taken: Instant,
+    by_arn: HashMap<String, AwsIntegration>,
+    by_name: HashMap<String, String>,
+}
+
+#[derive(Default)]
+struct Region {
+    snapshot: RwLock<Option<Snapshot>>,
+    /// Names and ARNs the operator changed, and when: the snapshot is stale for them until it is newer.
+    touched: Mutex<HashMap<String, Instant>>,
+    /// Names and ARNs objects looked up, and who: woken when that integration changes.
+    interest: Mutex<HashMap<String, HashSet<ObjectRef<ZeroEtlIntegration>>>>,
+    kick: Notify,
+}
+
+impl Snapshots {
+    /// Wires the pollers to an integration controller watching `namespace` (`None`: all); done by the
+    /// controller crate. Without it, no poller runs and every pass describes directly.
+    pub fn connect(&self, namespace: Option<&str>, waker: Waker, cluster: &str, refresh: Refresh) {
+        self.wakers
+            .0
+            .write()
+            .push((namespace.map(str::to_string), waker));
+        let _ = self.cluster.set(cluster.to_string());
+        *self.refresh.write() = refresh;
+        let _ = self.connected.set(());
+    }
+
+    /// The integration by stored ARN, then by name, from the snapshot of `c`'s region and identity; `None`
+    /// when the snapshot cannot answer (there is none yet, or it predates the operator's own change). Records
+    /// `object`'s interest in both, so it is woken when they change.
+    pub fn find(
+        &self,
+        c: &Arc<Clients>,
+        stored_arn: Option<&str>,
+        name: &str,
+        object: ObjectRef<ZeroEtlIntegration>,
+    ) -> Option<Option<AwsIntegration>> {
+        self.connected.get()?;
+        let region = self.region(c);
+        {
+            let mut interest = region.interest.lock();
+            for key in stored_arn.into_iter().chain([name]) {
+                interest
+                    .entry(key.to_string())
+                    .or_default()
+                    .insert(object.clone());
+            }
+        }
+        let snapshot = region.snapshot.read();
+        let snapshot = snapshot.as_ref()?;
+        let touched = region.touched.lock();
+        let stale = stored_arn
+            .into_iter()
+            .chain([name])
+            .any(|k| touched.get(k).is_some_and(|at| *at >= snapshot.taken));
+        if stale || snapshot.taken.elapsed() > self.refresh.read().slow * 2 {
+            return None;
+        }
+        let by_arn = stored_arn.and_then(|arn| snapshot.by_arn.get(arn));
+        let by_name = || {
+            snapshot
+                .by_name
+                .get(name)
+                .and_then(|arn| snapshot.by_arn.get(arn))
+        };
+        Some(by_arn.or_else(by_name).cloned())
+    }
+
+    /// The operator changed (created, modified, tagged, deleted) the integration known by these keys: passes
+    /// describe it directly until a newer snapshot is taken, and the poller refreshes soon.
+    pub fn touched(&self, c: &Clients, keys: &[&str]) {
+        let Some(region) = self
+            .regions
+            .lock()
+            .get(&format!("{}|{}", c.region, c.identity))
+            .cloned()
+        else {
+            // No snapshot of that region yet: nothing can be stale.
+            return;
+        };
+        let now = Instant::now();
+        {
+            let mut touched = region.touched.lock();
+            for k in keys {
+                touched.insert(k.to_string(), now);
+            }
+        }
+        region.kick.notify_one();
+    }
+
+    /// Forgets an object's interest (it is gone).
+    pub fn forget(&self, object: &ObjectRef<ZeroEtlIntegration>) {
+        for region in self.regions.lock().values() {
+            region.interest.lock().values_mut().for_each(|who| {
+                who.remove(object);
+            });
+        }
+    }
+
+    /// The state of `c`'s region and identity, with its poller started on first use.
+    fn region(&self, c: &Arc<Clients>) -> Arc<Region> {
+        let key = format!("{}|{}", c.region, c.identity);
+        let mut regions = self.regions.lock();
+        if let Some(r) = regions.get(&key) {
+            return r.clone();
+        }
+        let region = Arc::new(Region::default());
+        regions.insert(key, region.clone());
+        if let Some(cluster) = self.cluster.get() {
+            tokio::spawn(poll(
+                c.clone(),
+                region.clone(),
+                self.wakers.clone(),
+                cluster.clone(),
+                *self.refresh.read(),
+            ));
+        }
+        region
+    }
+}
+
+/// One poller: refresh, wake the objects whose integration changed, sleep (fast or slow), again. It stops when
+/// the controller's wake channel closes.
+async fn poll(
+    c: Arc<Clients>,
+    region: Arc<Region>,
+    wakers: Wakers,
+    cluster: String,
+    refresh: Refresh,
+) {
+    loop {
+        let started = Instant::now();
+        let busy = match read_all(&c).await {
+            Ok(integrations) => {
+                let woken = publish(&region, integrations, started, &wakers, &cluster);
+                debug!(region = %c.region, woken, "integration snapshot refreshed");
+                let snapshot = region.snapshot.read();
+                let in_transition = snapshot.as_ref().is_some_and(|s| {
+                    s.by_arn.values().any(|i| {
+                        matches!(
+                            i.status,
+                            IntegrationStatus::Creating
+                                | IntegrationStatus::Modifying
+                                | IntegrationStatus::Deleting
+                                | IntegrationStatus::Syncing
+                        )
+                    })
+                });
+                let recently_touched = region
+                    .touched
+                    .lock()
+                    .values()
+                    .any(|at| at.elapsed() < refresh.slow.min(timing::SNAPSHOT_TOUCH_WINDOW));
+                in_transition || recently_touched
+            }
+            Err(e) => {
+                warn!(region = %c.region, error = %e, "could not refresh the integration snapshot");
+                true
+            }
+        };
+        if wakers.closed() {
+            return;
+        }
+        let pause = if busy { refresh.fast } else { refresh.slow };
+        let _ = tokio::time::timeout(pause, region.kick.notified()).await;
+    }
+}
+
+async fn read_all(c: &Clients) -> Result<Vec<AwsIntegration>> {
+    let mut out = Vec::new();
+    let mut pages = c
+        .rds
+        .describe_integrations()
+        .max_records(100)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| sdk_error("rds", "DescribeIntegrations", e))?;
+        out.extend(page.integrations().iter().map(aws_integration));
+    }
+    Ok(out)
+}
+
+/// Installs the new snapshot and wakes the objects whose integration appeared, changed or disappeared.
+/// Returns how many were woken.
+fn publish(
+    region: &Region,
+    integrations: Vec<AwsIntegration>,
+    taken: Instant,
+    wakers: &Wakers,
+    cluster: &str,
+) -> usize {
+    let by_arn: HashMap<String, AwsIntegration> = integrations
+        .into_iter()
+        .map(|i| (i.arn.clone(), i))
+        .collect();
+    let by_name = by_arn
+        .values()
+        .map(|i| (i.name.clone(), i.arn.clone()))
+        .collect();
+    let mut changed: Vec<&AwsIntegration> = Vec::new();
+    let mut gone: Vec<AwsIntegration> = Vec::new();
+    {
+        let previous = region.snapshot.read();
+        match previous.as_ref() {
+            Some(p) => {
+                changed.extend(by_arn.values().filter(|i| p.by_arn.get(&i.arn) != Some(*i)));
+                gone.extend(
+                    p.by_arn
+                        .values()
+                        .filter(|i| !by_arn.contains_key(&i.arn))
+                        .cloned(),
+                );
+            }
+            // The first snapshot: everyone who already asked is woken to use it.
+            None => changed.extend(by_arn.values()),
+        }
+    }
+    let mut wake: HashSet<ObjectRef<ZeroEtlIntegration>> = HashSet::new();
+    {
+        let interest = region.interest.lock();
+        for i in changed.iter().copied().chain(gone.iter()) {
+            for key in [&i.arn, &i.name] {
+                if let Some(who) = interest.get(key) {
+                    wake.extend(who.iter().cloned());
+                }
+            }
+            if let Some(owner) = Owner::from_tags(&i.tags)
+                .filter(|o| o.cluster == cluster && o.kind == "ZeroEtlIntegration")
+            {
+                wake.insert(ObjectRef::new(&owner.name).within(&owner.namespace));
+            }
+        }
+    }
+    *region.snapshot.write() = Some(Snapshot {
+        taken,
+        by_arn,
+        by_name,
+    });
+    region.touched.lock().retain(|_, at| *at >= taken);
+    let woken = wake.len();
+    for object in wake {
+        wakers.wake(object);
+    }
+    woken
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn integration(name: &str, status: IntegrationStatus, owner: Option<&Owner>) -> AwsIntegration {
+        AwsIntegration {
+            arn: format!("arn:aws:rds:us-east-1:111111111111:integration:{name}"),
+            name: name.into(),
+            source_arn: String::new(),
+            target_arn: String::new(),
+            status,
+            data_filter: None,
+            description: None,
+            tags: owner.map(Owner::tags).unwrap_or_default(),
+            errors: Vec::new(),
+            create_time: None,
+        }
+    }
+
+    #[test]
+    fn only_objects_whose_integration_changed_are_woken() {
+        let region = Region::default();
+        let (waker, mut woken) = mpsc::unbounded_channel();
+        let waker = Wakers(Arc::new(RwLock::new(vec![(None, waker)])));
+        let owner = Owner {
+            cluster: "c1".into(),
+            kind: "ZeroEtlIntegration".into(),
+            namespace: "team-a".into(),
+            name: "orders".into(),
+            uid: "u".into(),
+        };
+        let orders = integration("team-a-orders", IntegrationStatus::Creating, Some(&owner));
+        let other = integration("billing", IntegrationStatus::Active, None);
+        region.interest.lock().insert(
+            "billing".into(),
+            [ObjectRef::new("billing").within("team-b")].into(),
+        );
+        assert_eq!(
+            publish(
+                &region,
+                vec![orders.clone(), other.clone()],
+                Instant::now(),
+                &waker,
+                "c1"
+            ),
+            2,
+            "the first snapshot wakes everyone involved"
+        );
+        while woken.try_recv().is_ok() {}
+
+        // Nothing changed: nobody is woken.
+        assert_eq!(
+            publish(
+                &region,
+                vec![orders.clone(), other.clone()],
+                Instant::now(),
+                &waker,
+                "c1"
+            ),
+            0
+        );
+
+        // orders became active: only its owner is woken, found by its tags.
+        let active = AwsIntegration {
+            status: IntegrationStatus::Active,
+            ..orders.clone()
+        };
+        assert_eq!(
+            publish(
+                &region,
+                vec![active, other.clone()],
+                Instant::now(),
+                &waker,
+                "c1"
+            ),
+            1
+        );
+        assert_eq!(
+            woken.try_recv().unwrap(),
+            ObjectRef::new("orders").within("team-a")
+        );
+
+        // billing disappeared: the object that looked it up by name is woken.
+        assert_eq!(publish(&region, vec![], Instant::now(), &waker, "c1"), 2);
+        let mut names: Vec<String> = std::iter::from_fn(|| woken.try_recv().ok())
+            .map(|o| o.name)
+            .collect();
+        names.sort();
+        assert_eq!(names, ["billing", "orders"]);
+    }
+
+    #[test]
+    fn tags_of_another_cluster_do_not_wake_anyone_here() {
+        let region = Region::default();
+        let (waker, mut woken) = mpsc::unbounded_channel();
+        let waker = Wakers(Arc::new(RwLock::new(vec![(None, waker)])));
+        let elsewhere = Owner {
+            cluster: "c2".into(),
+            kind: "ZeroEtlIntegration".into(),
+            namespace: "team-a".into(),
+            name: "orders".into(),
+            uid: "u".into(),
+        };
+        publish(
+            &region,
+            vec![integration(
+                "x",
+                IntegrationStatus::Active,
+                Some(&elsewhere),
+            )],
+            Instant::now(),
+            &waker,
+            "c1",
+        );
+        assert!(woken.try_recv().is_err());
+    }
+}
