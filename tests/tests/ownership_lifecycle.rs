@@ -50,6 +50,15 @@ fn inventory_into_analytics() -> Value {
     })
 }
 
+/// orders-aurora (parameters wrong), fixed by the operator with a derived group and a reboot.
+fn orders_fixed_into_analytics() -> Value {
+    json!({
+        "source": {"dbClusterIdentifier": "orders-aurora"},
+        "target": {"namespaceArn": ANALYTICS_NAMESPACE_ARN},
+        "prerequisites": {"source": "Fix", "allowSourceReboot": true, "target": "Fix"},
+    })
+}
+
 /// The five owner tags that name `name` in the team's namespace, with its uid, in `cluster`.
 fn owner_tags(
     team: &TestEnv,
@@ -190,6 +199,43 @@ async fn owner_tags_on_the_integration_survive_user_tag_edits() -> Result<()> {
         tags(&integration(&sim, &their_arn).context("team B's integration")?) == their_tags,
         "team B's tags changed"
     );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_derived_parameter_group_carries_owner_tags() -> Result<()> {
+    let teams = teams("own-pgtags", 2).await?;
+    let (a, b) = (&teams[0], &teams[1]);
+    let sim = start_sim(with_person()?).await?;
+    let _operator = start_operator(&[a, b], &sim, &[]).await?;
+    apply_integration(a, "orders", orders_fixed_into_analytics()).await?;
+    apply_integration(b, "billing", billing_into_analytics(None)).await?;
+    let object = wait_for(&a.integrations(), "orders", "Ready", READY_TIMEOUT, ready).await?;
+    wait_for(&b.integrations(), "billing", "Ready", READY_TIMEOUT, ready).await?;
+    ensure!(db_cluster(&sim, "orders-aurora")["parameterGroup"] == "orders-aurora-zeroetl");
+    let cluster = default_cluster_name(a).await?;
+    let owner = owner_tags(a, "orders", &uid(&object), &cluster);
+    let integration_tags = tags(
+        &integration(&sim, &text(&object, "/status/integrationArn")).context("the integration")?,
+    );
+    ensure!(
+        missing(&integration_tags, &owner).is_empty(),
+        "integration tags {integration_tags:?}"
+    );
+    let group = cluster_parameter_group(&sim, "orders-aurora-zeroetl")
+        .context("the derived parameter group")?;
+    let group_tags = tags(&group);
+    let gaps = missing(&group_tags, &owner);
+    ensure!(
+        gaps.is_empty(),
+        "the derived parameter group orders-aurora-zeroetl lacks owner tags {gaps:?} (has {group_tags:?})"
+    );
+    // Team B's source group is the estate's own, and untagged by the operator.
+    let billing_group =
+        cluster_parameter_group(&sim, "billing-zeroetl").context("billing group")?;
+    ensure!(tags(&billing_group)
+        .keys()
+        .all(|k| !k.starts_with("zeroetl.dev/")));
     Ok(())
 }
 
