@@ -3,14 +3,17 @@
 //! `cargo xtask` reuses the control plane and process handling from here.
 
 pub mod argocd_health;
+pub mod aws_calls;
 pub mod by_hand;
 pub mod command;
 pub mod control_plane;
 pub mod crds;
+pub mod estates;
 pub mod helm;
 pub mod kstatus;
 pub mod kubectl;
 pub mod manifests;
+pub mod object_status;
 pub mod objects;
 pub mod operator;
 pub mod operator_deployment;
@@ -21,6 +24,8 @@ pub mod rbac;
 pub mod release;
 pub mod shared;
 pub mod sim;
+pub mod sim_state;
+pub mod tenants;
 pub mod test_env;
 pub mod wait;
 
