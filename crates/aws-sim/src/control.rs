@@ -43,6 +43,54 @@ pub fn routes() -> Router<Arc<Shared>> {
         )
         .route("/_sim/timings", post(set_timings))
         .route("/_sim/integrations/{key}/status", post(integration_status))
+        .route("/_sim/integrations/transitions", get(transitions))
+        .route("/_sim/stats", get(stats))
+}
+
+/// `{"requests": n, "cpuSeconds": f}`: API requests served and this process's user+system CPU time, so a
+/// benchmark can tell how much of the machine the simulator used.
+async fn stats(State(s): State<Arc<Shared>>) -> Json<Value> {
+    Json(json!({
+        "requests": s.requests.load(std::sync::atomic::Ordering::Relaxed),
+        "cpuSeconds": process_cpu_seconds(),
+    }))
+}
+
+/// utime + stime from `/proc/self/stat` (fields 14 and 15, in clock ticks of 1/100 s on Linux); `None`
+/// where there is no procfs.
+pub fn process_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The command name (field 2) may contain spaces; the fields after it are space-separated.
+    let after_name = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    const CLOCK_TICKS_PER_SECOND: f64 = 100.0;
+    Some((utime + stime) / CLOCK_TICKS_PER_SECOND)
+}
+
+/// For every integration: ARN, name, account, region, status, createdAt and activeAt (when it first
+/// became active; null until then), ordered by ARN.
+async fn transitions(State(s): State<Arc<Shared>>) -> Json<Value> {
+    let mut world = s.world.lock();
+    world.advance(chrono::Utc::now());
+    let mut out = Vec::new();
+    for a in world.accounts.values() {
+        for (region, r) in &a.regions {
+            for i in r.integrations.values() {
+                out.push(json!({
+                    "arn": i.integration_arn,
+                    "name": i.integration_name,
+                    "account": a.id,
+                    "region": region,
+                    "status": i.status,
+                    "createdAt": i.create_time,
+                    "activeAt": i.active_at,
+                }));
+            }
+        }
+    }
+    Json(Value::Array(out))
 }
 
 /// Replace the world with a new estate (YAML or JSON; JSON is YAML).
@@ -206,11 +254,10 @@ pub fn set_integration_status(
     world.advance(chrono::Utc::now());
     for account in world.accounts.values_mut() {
         for region in account.regions.values_mut() {
-            if let Some(i) = region
-                .integrations
-                .values_mut()
-                .find(|i| i.integration_arn == key || i.integration_name == key || i.id() == key)
-            {
+            if let Some(i) = region.integrations.find_mut(key) {
+                if status == "active" {
+                    i.active_at.get_or_insert(chrono::Utc::now());
+                }
                 i.status = status.to_string();
                 i.due = None;
                 i.errors = errors

@@ -27,6 +27,8 @@ pub struct Shared {
     pub timings: RwLock<Timings>,
     /// The estate `reset` returns to.
     pub seed: Mutex<Estate>,
+    /// API requests served since start (`reset` keeps counting), for `/_sim/stats`.
+    pub requests: std::sync::atomic::AtomicU64,
 }
 
 impl Shared {
@@ -37,6 +39,7 @@ impl Shared {
             log: Mutex::new(CallLog::default()),
             timings: RwLock::new(timings),
             seed: Mutex::new(seed),
+            requests: Default::default(),
         })
     }
 }
@@ -83,6 +86,11 @@ impl Ctx<'_> {
     }
     pub fn after(&self, d: Duration) -> chrono::DateTime<Utc> {
         self.now + chrono::Duration::from_std(d).unwrap_or_default()
+    }
+    /// Register the transition of an object in the caller's account and region (its `due` says when).
+    pub fn schedule(&mut self, at: chrono::DateTime<Utc>, what: crate::model::Due) {
+        let account = self.caller.account.clone();
+        self.world.schedule(at, &account, self.region, what);
     }
 }
 
@@ -188,6 +196,9 @@ fn access_denied(protocol: Protocol, caller: &Caller, action: &str, resource: &s
 }
 
 pub async fn handle_api(shared: Arc<Shared>, req: Request<Body>) -> Response<Body> {
+    shared
+        .requests
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let (parts, body) = req.into_parts();
     let body = match axum::body::to_bytes(body, 64 * 1024 * 1024).await {
         Ok(b) => b,

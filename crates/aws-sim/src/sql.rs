@@ -78,12 +78,15 @@ pub fn finish_statement(
         return;
     };
     let outcome = parse(&stmt.sql).and_then(|sql| run(world, &stmt.namespace_arn, sql));
-    let Some(s) = world
+    let Some(r) = world
         .accounts
         .get_mut(account)
         .and_then(|a| a.regions.get_mut(region))
-        .and_then(|r| r.statements.get_mut(id))
     else {
+        return;
+    };
+    r.finished_statements.push_back((now, id.to_string()));
+    let Some(s) = r.statements.get_mut(id) else {
         return;
     };
     s.due = None;

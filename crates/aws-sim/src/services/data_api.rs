@@ -4,7 +4,7 @@
 use serde_json::{json, Value};
 
 use super::unknown_action;
-use crate::model::{Statement, World};
+use crate::model::{Due, Statement, World};
 use crate::server::{ApiRequest, Ctx};
 use crate::wire::{epoch, ApiError, ApiResult, Reply};
 
@@ -100,8 +100,11 @@ fn execute(ctx: &mut Ctx, req: &ApiRequest) -> ApiResult<Reply> {
         updated_at: ctx.now,
         due: Some(due),
     };
-    ctx.region_state().statements.insert(id.clone(), s);
-    ctx.world.schedule(due);
+    let now = ctx.now;
+    let r = ctx.region_state();
+    r.drop_old_statements(now);
+    r.statements.insert(id.clone(), s);
+    ctx.schedule(due, Due::Statement(id.clone()));
     Ok(Reply::Json(json!({
         "Id": id,
         "CreatedAt": epoch(&ctx.now),

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use super::{max_records, page, unknown_action};
-use crate::model::{ParamGroup, RedshiftCluster, World};
+use crate::model::{Due, ParamGroup, RedshiftCluster, WarehouseKind, World};
 use crate::params;
 use crate::policy::{self, Principal};
 use crate::server::{ApiRequest, Ctx};
@@ -344,15 +344,16 @@ fn reboot_cluster(ctx: &mut Ctx, p: &Params) -> ApiResult<Reply> {
     c.due = Some(due);
     let mut x = Xml::new();
     write_cluster(&mut x, c, &region);
-    ctx.world.schedule(due);
+    ctx.schedule(due, Due::RedshiftCluster(id));
     Ok(Reply::Xml(x.finish()))
 }
 
 /// The namespace ARN must name a namespace in the caller's account and region.
 fn own_namespace(ctx: &mut Ctx, arn: &str) -> ApiResult<()> {
-    let r = ctx.region_state();
-    let known = r.serverless_namespaces.values().any(|n| n.arn == arn)
-        || r.redshift_clusters.values().any(|c| c.namespace_arn == arn);
+    let known = ctx
+        .world
+        .warehouse(arn)
+        .is_some_and(|w| w.account == ctx.caller.account && w.region == ctx.region);
     if known {
         Ok(())
     } else {
@@ -523,13 +524,12 @@ pub fn check_target_accepts(
     caller_account: &str,
 ) -> ApiResult<()> {
     let not_found = || ApiError::invalid_value(format!("The target {target_arn} doesn't exist."));
-    let (account, region) = world.namespace_location(target_arn).ok_or_else(not_found)?;
-    let r = world.region(&account, &region).ok_or_else(not_found)?;
-    let case_sensitive = if let Some(c) = r
-        .redshift_clusters
-        .values()
-        .find(|c| c.namespace_arn == target_arn)
-    {
+    let at = world.warehouse(target_arn).ok_or_else(not_found)?;
+    let r = world
+        .region(&at.account, &at.region)
+        .ok_or_else(not_found)?;
+    let case_sensitive = if let WarehouseKind::Provisioned(id) = &at.warehouse {
+        let c = r.redshift_clusters.get(id).ok_or_else(not_found)?;
         if !c.node_type.starts_with("ra3") {
             return Err(ApiError::invalid_value(format!(
                 "The target cluster {} must use RA3 nodes.",
@@ -546,11 +546,11 @@ pub fn check_target_accepts(
             .get("enable_case_sensitive_identifier")
             .is_some_and(|v| v.eq_ignore_ascii_case("true"))
     } else {
-        let ns = r
-            .serverless_namespaces
-            .values()
-            .find(|n| n.arn == target_arn)
-            .ok_or_else(not_found)?;
+        let ns = match &at.warehouse {
+            WarehouseKind::Serverless(name) => r.serverless_namespaces.get(name),
+            WarehouseKind::Provisioned(_) => None,
+        }
+        .ok_or_else(not_found)?;
         r.workgroups
             .values()
             .filter(|w| w.namespace_name == ns.name)

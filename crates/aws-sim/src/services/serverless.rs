@@ -3,7 +3,7 @@
 use serde_json::{json, Value};
 
 use super::unknown_action;
-use crate::model::{Namespace, Workgroup};
+use crate::model::{Due, Namespace, Workgroup};
 use crate::server::{ApiRequest, Ctx};
 use crate::wire::{epoch, iso, ApiError, ApiResult, Reply};
 
@@ -179,7 +179,7 @@ fn update_workgroup(ctx: &mut Ctx, req: &ApiRequest) -> ApiResult<Reply> {
     w.status = "MODIFYING".into();
     w.due = Some(due);
     let body = json!({"workgroup": workgroup_json(w)});
-    ctx.world.schedule(due);
+    ctx.schedule(due, Due::Workgroup(name));
     Ok(Reply::Json(body))
 }
 
