@@ -52,6 +52,9 @@ pub struct Measured {
     pub operator_peak_rss: u64,
     pub operator_idle_rss: u64,
     pub sim_peak_rss: u64,
+    /// CPU seconds since start, at the end of the steady window.
+    pub operator_cpu_total: f64,
+    pub sim_cpu_total: f64,
     pub watch_errors: Vec<String>,
 }
 
@@ -102,8 +105,10 @@ pub fn report(m: &Measured) -> (String, Result<(), String>) {
     ramp(&mut r, m, &fleet);
     steady(&mut r, m, &fleet);
 
-    r.line(String::new());
-    r.line("== memory (operator from /proc/<pid>/status)");
+    r.section(
+        "process",
+        "operator process (/proc/<pid>/status and /proc/<pid>/stat)",
+    );
     r.memory(
         "operator peak RSS (VmHWM, whole run)",
         m.operator_peak_rss,
@@ -115,6 +120,12 @@ pub fn report(m: &Measured) -> (String, Result<(), String>) {
         Some((IDLE_RSS_MIB, "")),
     );
     r.memory("aws-sim peak RSS (not judged)", m.sim_peak_rss, None);
+    r.line(format!(
+        "CPU seconds since start: operator {:.1} s, aws-sim {:.1} s (aws-sim {:.0}% of the two)",
+        m.operator_cpu_total,
+        m.sim_cpu_total,
+        100.0 * m.sim_cpu_total / (m.operator_cpu_total + m.sim_cpu_total).max(1e-9)
+    ));
     if !m.watch_errors.is_empty() {
         r.line(format!(
             "note: the bench's watch restarted {} time(s) (Ready times after a restart are late): {}",
@@ -168,11 +179,13 @@ fn connections(
     latencies: &[Duration],
 ) {
     let count = m.shape.connections;
-    r.line(String::new());
-    r.line(format!(
-        "== connections: {count} RedshiftConnections applied before the integrations, {} to all Ready",
-        secs(phase.wall)
-    ));
+    r.section(
+        "connections",
+        format!(
+            "connections: {count} RedshiftConnections applied before the integrations, {} to all Ready",
+            secs(phase.wall)
+        ),
+    );
     r.spread("apply → Ready", latencies, None);
     let (refreshes, why) = Report::refreshes_for(phase, 1.0, "judged as one refresh");
     r.line(format!("AWS calls ({why})"));
@@ -184,12 +197,14 @@ fn connections(
 fn ramp(r: &mut Report, m: &Measured, fleet: &Distinct) {
     let n = m.shape.integrations;
     let t = &m.times;
-    r.line(String::new());
-    r.line(format!(
-        "== ramp: {} integrations applied ({} creates in flight) → all Ready",
-        thousands(n),
-        m.args.apply_concurrency
-    ));
+    r.section(
+        "ramp",
+        format!(
+            "ramp: {} integrations applied ({} creates in flight) → all Ready",
+            thousands(n),
+            m.args.apply_concurrency
+        ),
+    );
     r.line(format!(
         "applied in {} (first create → last accepted)",
         secs(t.last_accept.instant.duration_since(t.first_create.instant))
@@ -249,11 +264,13 @@ fn steady(r: &mut Report, m: &Measured, fleet: &Distinct) {
     let phase = &m.steady;
     let window = phase.wall.as_secs_f64().max(1e-9);
     let period = m.args.refresh_seconds.max(1) as f64;
-    r.line(String::new());
-    r.line(format!(
-        "== steady state: {} window after all Ready, nothing changing",
-        secs(phase.wall)
-    ));
+    r.section(
+        "steady",
+        format!(
+            "steady state: {} window after all Ready, nothing changing",
+            secs(phase.wall)
+        ),
+    );
     let (refreshes, scale, why) = match phase.refreshes {
         Some(counted) if counted > 0.0 => (
             counted,
@@ -288,8 +305,8 @@ fn steady(r: &mut Report, m: &Measured, fleet: &Distinct) {
     r.aws_budget(phase, fleet, refreshes, 0, 0, m.shape.integrations, scale);
     let writes = phase.writes.operator_total();
     r.judged(
-        format!("Kubernetes writes by the operator in the window: {writes:.0}"),
-        writes == 0.0,
+        format!("Kubernetes writes by the operator in the window: {writes}"),
+        writes == 0,
         "= 0",
     );
     r.k8s_writes(phase, 1.0);
@@ -299,10 +316,10 @@ fn steady(r: &mut Report, m: &Measured, fleet: &Distinct) {
 
 fn writes_per_object(r: &mut Report, phase: &Phase, objects: usize, what: &str) {
     let total = phase.writes.operator_total();
-    let per_object = total / objects.max(1) as f64;
+    let per_object = total as f64 / objects.max(1) as f64;
     r.judged(
         format!(
-            "Kubernetes writes by the operator (API server count): {total:.0} = {per_object:.2} per {what}"
+            "Kubernetes writes by the operator (API server count): {total} = {per_object:.2} per {what}"
         ),
         per_object <= MAX_WRITES_PER_OBJECT,
         format!("≤ {MAX_WRITES_PER_OBJECT:.0} per object, finalizer included"),

@@ -75,6 +75,8 @@ pub struct Distinct {
     pub integrations: usize,
     pub sources: usize,
     pub parameter_groups: usize,
+    /// Target warehouses; a serverless one is a namespace (its ARN) and a workgroup (its endpoint and
+    /// settings), two things to read.
     pub targets: usize,
 }
 
@@ -99,7 +101,8 @@ impl Distinct {
             Budget::IntegrationList => Some(refreshes * self.pages() as f64 + in_transition as f64),
             Budget::Source => per_refresh(self.sources),
             Budget::ParameterGroup => per_refresh(self.parameter_groups),
-            Budget::Target | Budget::Policy => per_refresh(self.targets),
+            Budget::Target => per_refresh(2 * self.targets),
+            Budget::Policy => per_refresh(self.targets),
             Budget::ConnectionCheck => None,
             Budget::Unexpected => Some(0.0),
         }
@@ -160,8 +163,9 @@ impl Writes {
         split
     }
 
-    pub fn operator_total(&self) -> f64 {
-        self.operator.values().sum()
+    /// Counters are whole numbers; an integer also avoids printing an empty f64 sum as "-0".
+    pub fn operator_total(&self) -> u64 {
+        self.operator.values().map(|v| v.round() as u64).sum()
     }
 }
 
@@ -195,6 +199,7 @@ mod tests {
             Some(1030.0)
         );
         assert_eq!(fleet.allowance(Budget::Policy, 2.0, 0, 0), Some(4.0));
+        assert_eq!(fleet.allowance(Budget::Target, 2.0, 0, 0), Some(8.0));
         assert_eq!(
             fleet.allowance(Budget::CreateIntegration, 5.0, 0, 1000),
             Some(1000.0)
@@ -218,7 +223,7 @@ mod tests {
         .into();
         let bench: Counters = [("POST zeroetl.dev/zeroetlintegrations".to_owned(), 10.0)].into();
         let split = Writes::split(&writes, &bench);
-        assert_eq!(split.operator_total(), 35.0);
+        assert_eq!(split.operator_total(), 35);
         assert_eq!(split.others.len(), 1);
         assert!(!split
             .operator

@@ -22,6 +22,8 @@ pub struct Report {
     checks: Vec<Check>,
     /// Figures that could not be computed (the bench then fails).
     missing: Vec<String>,
+    /// The section being written, prefixed to its checks in the closing summary.
+    section: &'static str,
 }
 
 impl Report {
@@ -30,16 +32,44 @@ impl Report {
         self.text.push('\n');
     }
 
+    /// Starts a section: a blank line, its title, and the prefix of its checks in the summary.
+    pub fn section(&mut self, name: &'static str, title: impl AsRef<str>) {
+        self.section = name;
+        self.line(String::new());
+        self.line(format!("== {}", title.as_ref()));
+    }
+
     /// A figure with its mark: `figure  [PASS bound]`.
     pub fn judged(&mut self, figure: impl AsRef<str>, pass: bool, bound: impl AsRef<str>) {
+        let summary = figure
+            .as_ref()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        self.judged_as(figure, pass, bound, summary);
+    }
+
+    /// Like [`Report::judged`], with its own wording for the closing summary.
+    pub fn judged_as(
+        &mut self,
+        figure: impl AsRef<str>,
+        pass: bool,
+        bound: impl AsRef<str>,
+        summary: impl AsRef<str>,
+    ) {
         let mark = if pass { "PASS" } else { "FAIL" };
         self.line(format!(
             "{:<72} [{mark} {}]",
             figure.as_ref(),
             bound.as_ref()
         ));
+        let prefix = if self.section.is_empty() {
+            String::new()
+        } else {
+            format!("{}: ", self.section)
+        };
         self.checks.push(Check {
-            what: format!("{} ({})", figure.as_ref().trim(), bound.as_ref()),
+            what: format!("{prefix}{} ({})", summary.as_ref(), bound.as_ref()),
             pass,
         });
     }
@@ -140,10 +170,11 @@ impl Report {
                 allowance.map_or("-".to_owned(), |a| format!("{a:.0}"))
             );
             match allowance {
-                Some(allowed) => self.judged(
+                Some(allowed) => self.judged_as(
                     figure,
                     scaled <= allowed + 1e-9,
                     format!("{} ≤ allowance", budget.label()),
+                    format!("{} {scaled:.0}, allowance {allowed:.0}", budget.label()),
                 ),
                 None => self.line(format!("{figure}   (not judged)")),
             }

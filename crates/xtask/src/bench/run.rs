@@ -282,6 +282,8 @@ pub async fn run(args: &OperatorArgs) -> Result<()> {
         operator_peak_rss: after_steady.operator.peak_rss_bytes,
         operator_idle_rss: after_steady.operator.rss_bytes,
         sim_peak_rss: sim_memory.peak_rss_bytes,
+        operator_cpu_total: after_steady.operator.cpu_seconds,
+        sim_cpu_total: sim_memory.cpu_seconds,
         watch_errors: watch.watch_errors(),
     };
     let (text, outcome) = analysis::report(&measured);

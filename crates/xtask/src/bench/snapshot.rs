@@ -39,6 +39,8 @@ impl Snapshot {
     pub async fn take(sim: &SimClient, client: &Client, watched: &Watched) -> Result<Snapshot> {
         let at = Moment::now();
         let aws_calls = sim.counts().await?;
+        // Right after the counts, so that both describe the same moment.
+        let sim_requests = sim.requests_served().await?;
         let operator_metrics = operator_counters(
             &http_metrics(&watched.operator_metrics_url)
                 .await
@@ -59,7 +61,7 @@ impl Snapshot {
             k8s_writes,
             cpu_seconds,
             operator: sample_process(watched.operator_pid)?,
-            sim_requests: sim.requests_served().await?,
+            sim_requests,
         })
     }
 
