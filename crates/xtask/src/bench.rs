@@ -59,6 +59,9 @@ pub struct OperatorArgs {
     /// Use the release binaries already built instead of running `cargo build --release` first.
     #[arg(long)]
     pub no_build: bool,
+    /// Benchmark this operator binary instead of the workspace's release build (e.g. another revision's).
+    #[arg(long)]
+    pub operator_binary: Option<std::path::PathBuf>,
 }
 
 pub fn operator(args: OperatorArgs) -> Result<()> {
@@ -66,14 +69,27 @@ pub fn operator(args: OperatorArgs) -> Result<()> {
         return Err(anyhow!("--n must be at least 1"));
     }
     if !args.no_build {
-        run_checked(cargo().args([
-            "build",
-            "--release",
-            "-p",
-            "zeroetl-controller",
-            "-p",
-            "zeroetl-aws-sim",
-        ]))?;
+        let mut build = cargo();
+        build.args(["build", "--release", "-p", "zeroetl-aws-sim"]);
+        if args.operator_binary.is_none() {
+            build.args(["-p", "zeroetl-controller"]);
+        }
+        // `cargo run` hands xtask its own package's variables; some build scripts (ring's) track
+        // CARGO_MANIFEST_DIR, so passing them on would rebuild half the release tree whenever the binaries
+        // were last built from a shell, and back again.
+        for (key, _) in std::env::vars_os() {
+            let key = key.to_string_lossy();
+            if key.starts_with("CARGO_PKG_")
+                || key.starts_with("CARGO_MANIFEST_")
+                || matches!(
+                    key.as_ref(),
+                    "CARGO_CRATE_NAME" | "CARGO_BIN_NAME" | "CARGO_PRIMARY_PACKAGE"
+                )
+            {
+                build.env_remove(key.as_ref());
+            }
+        }
+        run_checked(&mut build)?;
     }
     let result = block_on(async move {
         // Dropping the run on Ctrl-C stops the operator, aws-sim and the control plane, in that order.

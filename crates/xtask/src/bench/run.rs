@@ -74,7 +74,11 @@ pub async fn run(args: &OperatorArgs) -> Result<()> {
     fs::create_dir_all(&dir).with_context(|| format!("create {}", dir.display()))?;
     system::ensure_packages()?;
     let binaries = system::ensure_kube_binaries()?;
-    let operator_binary = release_binary("zeroetl-operator", "zeroetl-controller")?;
+    let operator_binary = match &args.operator_binary {
+        Some(path) if path.is_file() => path.clone(),
+        Some(path) => bail!("--operator-binary {} does not exist", path.display()),
+        None => release_binary("zeroetl-operator", "zeroetl-controller")?,
+    };
     let sim_binary = release_binary("aws-sim", "zeroetl-aws-sim")?;
     let load_before = probes::load_average();
 
