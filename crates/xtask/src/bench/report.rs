@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use super::budget::{by_budget, Distinct};
-use super::snapshot::{Phase, REFRESH_COUNTER};
+use super::snapshot::{Phase, AWS_CALLS_COUNTER, REFRESH_COUNTER};
 use super::stats::{latency, secs, Spread};
 
 const MIB: f64 = 1024.0 * 1024.0;
@@ -225,7 +225,7 @@ impl Report {
         let moved: Vec<(&String, &f64)> = phase
             .operator_metrics
             .iter()
-            .filter(|(k, _)| !k.starts_with("zeroetl_aws_calls_total") && !k.ends_with("_sum"))
+            .filter(|(k, _)| !k.starts_with(AWS_CALLS_COUNTER) && !k.ends_with("_sum"))
             .collect();
         if moved.is_empty() {
             self.line("  operator metrics: nothing moved");

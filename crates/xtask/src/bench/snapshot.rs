@@ -17,6 +17,8 @@ use super::stats::{count_increases, increases, Counters};
 /// The counter an operator may export to say how many fleet refreshes it made; without it a phase is
 /// judged as one refresh (ramp) or as its share of `--refresh-seconds` (steady state).
 pub const REFRESH_COUNTER: &str = "zeroetl_refreshes_total";
+/// The operator's count of AWS call attempts, shown beside aws-sim's.
+pub const AWS_CALLS_COUNTER: &str = "zeroetl_aws_calls_total";
 
 /// The processes whose CPU is measured, by display name.
 pub struct Watched {
@@ -85,6 +87,8 @@ pub struct Phase {
     pub sim_requests: Option<u64>,
     /// The operator's own refresh count, when it exports one.
     pub refreshes: Option<f64>,
+    /// Whether the operator exports `zeroetl_aws_calls_total` at all (it may just not have moved).
+    pub exports_aws_calls: bool,
 }
 
 impl Phase {
@@ -123,6 +127,10 @@ impl Phase {
                 .zip(after.sim_requests)
                 .map(|(b, a)| a.saturating_sub(b)),
             refreshes,
+            exports_aws_calls: after
+                .operator_metrics
+                .keys()
+                .any(|k| k.starts_with(AWS_CALLS_COUNTER)),
         }
     }
 
@@ -137,12 +145,12 @@ impl Phase {
 
     /// The operator's own count of AWS call attempts (`zeroetl_aws_calls_total`), if it exports one.
     pub fn operator_aws_total(&self) -> Option<f64> {
-        let series: Vec<f64> = self
-            .operator_metrics
-            .iter()
-            .filter(|(k, _)| k.starts_with("zeroetl_aws_calls_total"))
-            .map(|(_, v)| *v)
-            .collect();
-        (!series.is_empty()).then(|| series.iter().sum())
+        self.exports_aws_calls.then(|| {
+            self.operator_metrics
+                .iter()
+                .filter(|(k, _)| k.starts_with(AWS_CALLS_COUNTER))
+                .map(|(_, v)| v)
+                .sum()
+        })
     }
 }
