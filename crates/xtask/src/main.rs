@@ -87,6 +87,8 @@ enum DemoCommand {
 enum BenchTarget {
     /// aws-sim's DescribeIntegrations throughput (release build).
     AwsSim,
+    /// The operator at fleet scale: N integrations (and M connections) to Ready, then steady state.
+    Operator(bench::OperatorArgs),
 }
 
 fn main() -> Result<()> {
@@ -112,5 +114,8 @@ fn main() -> Result<()> {
         Command::Bench {
             target: BenchTarget::AwsSim,
         } => bench::aws_sim(),
+        Command::Bench {
+            target: BenchTarget::Operator(args),
+        } => bench::operator(args),
     }
 }
