@@ -121,7 +121,9 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         events: Events::new(client.clone(), "zeroetl-operator"),
         backoff: Default::default(),
         leadership,
-        shared: Default::default(),
+        shared: Arc::new(zeroetl_reconciler::shared::Shared::for_drift_interval(
+            Duration::from_secs(args.drift_interval.max(1)),
+        )),
         stores: Default::default(),
         rechecks: Default::default(),
     });

@@ -15,8 +15,8 @@ pub struct Rechecks {
     asked: Mutex<HashMap<String, u64>>,
 }
 
-/// A hash of what an object asks of the operator: its spec (generation), annotations, labels, finalizers and
-/// deletion. Status and resourceVersion are not part of it.
+/// A hash of what an object asks of the operator: its spec (generation), annotations, labels and deletion.
+/// Status, finalizers (the operator adds its own) and resourceVersion are not part of it.
 pub fn asked<K: kube::Resource>(obj: &K) -> u64 {
     use std::hash::{Hash, Hasher};
     let meta = obj.meta();
@@ -24,7 +24,6 @@ pub fn asked<K: kube::Resource>(obj: &K) -> u64 {
     meta.generation.hash(&mut h);
     meta.labels.hash(&mut h);
     meta.annotations.hash(&mut h);
-    meta.finalizers.hash(&mut h);
     meta.deletion_timestamp
         .as_ref()
         .map(|t| t.0.as_second())

@@ -11,3 +11,13 @@ pub struct Shared {
     pub reads: SharedReads,
     pub snapshots: Snapshots,
 }
+
+impl Shared {
+    /// Shared reads live no longer than half the drift interval, so a full re-check sees AWS as it is.
+    pub fn for_drift_interval(drift: std::time::Duration) -> Shared {
+        Shared {
+            reads: SharedReads::new(crate::timing::SHARED_READ_TTL.min(drift / 2)),
+            ..Default::default()
+        }
+    }
+}

@@ -6,11 +6,13 @@ use aws_sdk_rds::types::{IntegrationStatus, Tag};
 
 use super::Applied;
 use crate::aws::{sdk_error, AwsErrorKind, Clients};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::integration::observe;
 use crate::integration::observed::AwsIntegration;
+use crate::integration::plan::reasons;
 use crate::integration::plan::IntegrationAction;
 use crate::k8s::Notice;
+use crate::ownership::{Owner, ADOPT_ANNOTATION, UID_TAG};
 
 pub(super) async fn integration_action(
     c: &Clients,
@@ -65,8 +67,11 @@ pub(super) async fn integration_action(
                         return Err(e);
                     }
                     match observe::find_integration(c, None, name).await? {
-                        Some(found) => found,
-                        None => return Err(e),
+                        // A lost response: the integration we asked for, tagged for us.
+                        Some(found) if found.tags.get(UID_TAG) == tags.get(UID_TAG) => found,
+                        // A name or a source/target pair taken by an integration that is not ours: say whose,
+                        // and never take its ARN.
+                        _ => return Err(already_exists(c, source_arn, target_arn, name, e).await),
                     }
                 }
             };
@@ -144,6 +149,49 @@ pub(super) async fn integration_action(
         }
     }
     Ok(())
+}
+
+/// Why CreateIntegration found one already: the integration under that name, or the one that joins the same
+/// source and target under another name (AWS allows one per pair), and whose it is.
+async fn already_exists(
+    c: &Clients,
+    source_arn: &str,
+    target_arn: &str,
+    name: &str,
+    refused: Error,
+) -> Error {
+    let mut pages = c
+        .rds
+        .describe_integrations()
+        .max_records(100)
+        .into_paginator()
+        .items()
+        .send();
+    while let Some(Ok(i)) = pages.next().await {
+        let found = observe::aws_integration(&i);
+        if found.name == name
+            || (found.source_arn.eq_ignore_ascii_case(source_arn) && found.target_arn == target_arn)
+        {
+            let (reason, whose) = match Owner::from_tags(&found.tags) {
+                Some(owner) => (reasons::OWNED_BY_ANOTHER, owner.describe()),
+                None => (
+                    reasons::ADOPTION_REQUIRED,
+                    format!(
+                        "nobody known to zeroetl-operator (annotate this object with {ADOPT_ANNOTATION}=true and set spec.integrationName to {} to adopt it)",
+                        found.name
+                    ),
+                ),
+            };
+            return Error::terminal(
+                reason,
+                format!(
+                    "integration {} ({}) from {} to {} already exists and belongs to {whose}",
+                    found.name, found.arn, found.source_arn, found.target_arn
+                ),
+            );
+        }
+    }
+    refused
 }
 
 fn rds_tags(tags: &std::collections::BTreeMap<String, String>) -> Vec<Tag> {

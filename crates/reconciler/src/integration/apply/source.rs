@@ -1,6 +1,6 @@
 //! Source actions: the derived parameter group (create, set values), attaching it, the reboot.
 
-use aws_sdk_rds::types::{ApplyMethod, Parameter};
+use aws_sdk_rds::types::{ApplyMethod, Parameter, Tag};
 use zeroetl_api::arn::SourceKind;
 
 use super::Applied;
@@ -25,13 +25,19 @@ pub(super) async fn source_action(
             name,
             family,
             description,
+            tags,
         } => {
+            let tags: Vec<Tag> = tags
+                .iter()
+                .map(|(k, v)| Tag::builder().key(k).value(v).build())
+                .collect();
             let result = if cluster {
                 c.rds
                     .create_db_cluster_parameter_group()
                     .db_cluster_parameter_group_name(name)
                     .db_parameter_group_family(family)
                     .description(description)
+                    .set_tags(Some(tags))
                     .send()
                     .await
                     .map(|_| ())
@@ -42,6 +48,7 @@ pub(super) async fn source_action(
                     .db_parameter_group_name(name)
                     .db_parameter_group_family(family)
                     .description(description)
+                    .set_tags(Some(tags))
                     .send()
                     .await
                     .map(|_| ())

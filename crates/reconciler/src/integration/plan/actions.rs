@@ -16,6 +16,8 @@ pub enum SourceAction {
         name: String,
         family: String,
         description: String,
+        /// The owner tags of the object that derives it.
+        tags: BTreeMap<String, String>,
     },
     /// Set values in a group the operator owns.
     SetParameters {

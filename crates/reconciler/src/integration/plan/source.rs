@@ -114,7 +114,7 @@ fn source_step(input: &Input, s: &SourceState, engine: Engine, actions: &mut Vec
             timing::SOURCE_BUSY_RECHECK,
         );
     }
-    fix_source(s, &wrong, &list, &what, actions)
+    fix_source(input, s, &wrong, &list, &what, actions)
 }
 
 fn source_name(s: &SourceState) -> String {
@@ -167,6 +167,7 @@ fn reboot_or_report(input: &Input, s: &SourceState, what: &str, actions: &mut Ve
 /// Fix mode, parameters wrong, source available: derive (or reuse) the operator's group, set the values,
 /// attach it. The reboot follows on a later pass, once AWS reports the group pending a reboot.
 fn fix_source(
+    input: &Input,
     s: &SourceState,
     wrong: &[WrongParameter],
     list: &str,
@@ -238,6 +239,7 @@ fn fix_source(
                     "zero-ETL parameters for {}, derived from {} by zeroetl-operator",
                     s.identifier, s.group.name
                 ),
+                tags: input.owner.tags(),
             }));
             // A new group starts from the family defaults, which are not known here: set every wanted value.
             ParameterGroup::default()

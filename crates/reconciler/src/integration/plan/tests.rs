@@ -408,7 +408,8 @@ fn fix_mode_derives_a_group_from_the_default_one_and_attaches_it() {
         SourceAction::CreateGroup {
             name: "orders-aurora-zeroetl".into(),
             family: "aurora-mysql8.0".into(),
-            description: "zero-ETL parameters for orders-aurora, derived from default.aurora-mysql8.0 by zeroetl-operator".into()
+            description: "zero-ETL parameters for orders-aurora, derived from default.aurora-mysql8.0 by zeroetl-operator".into(),
+            tags: owner().tags(),
         }
     );
     let SourceAction::SetParameters { group, parameters } = &actions[1] else {
