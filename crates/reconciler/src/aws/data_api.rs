@@ -1,10 +1,11 @@
 //! The Redshift Data API, the one way the operator runs SQL: a single ExecuteStatement (never
 //! BatchExecuteStatement: `CREATE DATABASE` cannot run inside a transaction), then DescribeStatement until it
-//! ends or a deadline passes. The Data API has no push notification, so this polls, slowly growing.
+//! ends or a deadline passes (the Data API has no push notification, so this polls, slowly growing), and for
+//! queries, GetStatementResult.
 
 use std::time::Duration;
 
-use aws_sdk_redshiftdata::types::StatusString;
+use aws_sdk_redshiftdata::types::{Field, StatusString};
 use tokio::time::{sleep, Instant};
 
 use super::error::sdk_error;
@@ -45,6 +46,75 @@ pub async fn execute_and_wait(
     sql: &str,
     deadline: Duration,
 ) -> Result<StatementEnd> {
+    run(c, target, sql, deadline).await.map(|(_, end)| end)
+}
+
+/// One row of a query result, each column as text (`None` for NULL), in the order the query named them.
+pub type Row = Vec<Option<String>>;
+
+/// How a query ended: its rows, or the end of a statement that did not finish.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Query {
+    Rows(Vec<Row>),
+    /// Failed, aborted or still running at the deadline (never `Finished`).
+    NotFinished(StatementEnd),
+}
+
+/// Runs a query, waits up to `deadline`, and reads every page of its result (GetStatementResult).
+pub async fn query(
+    c: &Clients,
+    target: &DataApiTarget,
+    sql: &str,
+    deadline: Duration,
+) -> Result<Query> {
+    let (id, end) = run(c, target, sql, deadline).await?;
+    if end != StatementEnd::Finished {
+        return Ok(Query::NotFinished(end));
+    }
+    let mut rows = Vec::new();
+    let mut next_token = None;
+    loop {
+        let page = c
+            .data
+            .get_statement_result()
+            .id(&id)
+            .set_next_token(next_token.take())
+            .send()
+            .await
+            .map_err(|e| sdk_error("redshift-data", "GetStatementResult", e))?;
+        rows.extend(
+            page.records()
+                .iter()
+                .map(|record| record.iter().map(text).collect::<Row>()),
+        );
+        match page.next_token() {
+            Some(t) if !t.is_empty() => next_token = Some(t.to_string()),
+            _ => return Ok(Query::Rows(rows)),
+        }
+    }
+}
+
+fn text(field: &Field) -> Option<String> {
+    match field {
+        Field::StringValue(s) => Some(s.clone()),
+        Field::LongValue(n) => Some(n.to_string()),
+        Field::BooleanValue(b) => Some(b.to_string()),
+        Field::DoubleValue(d) => Some(d.to_string()),
+        Field::IsNull(true) => None,
+        Field::IsNull(false) => Some(String::new()),
+        // Catalog queries read no binary columns; kept total.
+        _ => None,
+    }
+}
+
+/// The one poll loop: ExecuteStatement, then DescribeStatement until the statement ends or `deadline`
+/// passes. Returns the statement id and how it ended.
+async fn run(
+    c: &Clients,
+    target: &DataApiTarget,
+    sql: &str,
+    deadline: Duration,
+) -> Result<(String, StatementEnd)> {
     let out = c
         .data
         .execute_statement()
@@ -68,18 +138,22 @@ pub async fn execute_and_wait(
             .send()
             .await
             .map_err(|e| sdk_error("redshift-data", "DescribeStatement", e))?;
-        match described.status() {
-            Some(StatusString::Finished) => return Ok(StatementEnd::Finished),
-            Some(StatusString::Failed) => {
-                let why = described
+        let end = match described.status() {
+            Some(StatusString::Finished) => StatementEnd::Finished,
+            Some(StatusString::Failed) => StatementEnd::Failed(
+                described
                     .error()
-                    .unwrap_or("the statement failed without an error message");
-                return Ok(StatementEnd::Failed(why.to_string()));
+                    .unwrap_or("the statement failed without an error message")
+                    .to_string(),
+            ),
+            Some(StatusString::Aborted) => StatementEnd::Aborted,
+            _ if Instant::now() + pause > until => StatementEnd::Running { id: id.clone() },
+            _ => {
+                sleep(pause).await;
+                pause = (pause * 2).min(timing::STATEMENT_POLL_MAX);
+                continue;
             }
-            Some(StatusString::Aborted) => return Ok(StatementEnd::Aborted),
-            _ if Instant::now() + pause > until => return Ok(StatementEnd::Running { id }),
-            _ => sleep(pause).await,
-        }
-        pause = (pause * 2).min(timing::STATEMENT_POLL_MAX);
+        };
+        return Ok((id, end));
     }
 }
