@@ -1,7 +1,9 @@
-//! Throughput of paginated DescribeIntegrations against 5,000 integrations, through the real SDK client.
+//! Throughput of DescribeIntegrations against 5,000 integrations: paginated sweeps (MaxRecords 100 + Marker)
+//! through the real SDK client and over raw HTTP, then single-integration lookups by
+//! `IntegrationIdentifier` (what the operator sends once per object and reconcile) over raw HTTP.
 //!
 //! cargo run -p zeroetl-aws-sim --release --example bench_describe
-//! Environment: BENCH_SECS (default 10), BENCH_TASKS (default 8), BENCH_INTEGRATIONS (default 5000).
+//! Environment: BENCH_SECS (default 10, per phase), BENCH_TASKS (default 8), BENCH_INTEGRATIONS (default 5000).
 
 use std::time::{Duration, Instant};
 
@@ -59,6 +61,30 @@ async fn raw_page(
         body.push_str("&Marker=");
         body.extend(url::form_urlencoded::byte_serialize(m.as_bytes()));
     }
+    let text = raw_call(conn, &body).await?;
+    Ok(text
+        .split("<Marker>")
+        .nth(1)
+        .and_then(|r| r.split("</Marker>").next())
+        .map(str::to_string))
+}
+
+/// DescribeIntegrations for one integration by name, as the operator looks its object up.
+async fn raw_lookup(conn: &mut BufReader<tokio::net::TcpStream>, name: &str) -> anyhow::Result<()> {
+    let body =
+        format!("Action=DescribeIntegrations&Version=2014-10-31&IntegrationIdentifier={name}");
+    let text = raw_call(conn, &body).await?;
+    anyhow::ensure!(
+        text.matches("<IntegrationName>").count() == 1 && text.contains(name),
+        "lookup of {name} did not return exactly that integration"
+    );
+    Ok(())
+}
+
+async fn raw_call(
+    conn: &mut BufReader<tokio::net::TcpStream>,
+    body: &str,
+) -> anyhow::Result<String> {
     let req = format!(
         "POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\nAuthorization: AWS4-HMAC-SHA256 Credential=AKIABENCH00000000001/20260101/us-east-1/rds/aws4_request, SignedHeaders=host, Signature=0\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
@@ -78,18 +104,13 @@ async fn raw_page(
     }
     let mut buf = vec![0; length];
     conn.read_exact(&mut buf).await?;
-    let text = String::from_utf8_lossy(&buf);
-    Ok(text
-        .split("<Marker>")
-        .nth(1)
-        .and_then(|r| r.split("</Marker>").next())
-        .map(str::to_string))
+    Ok(String::from_utf8_lossy(&buf).into_owned())
 }
 
 fn report(label: &str, n: usize, tasks: u64, elapsed: Duration, mut all: Vec<Duration>) {
     all.sort();
     println!(
-        "{label}: DescribeIntegrations (MaxRecords 100) over {n} integrations, {tasks} concurrent tasks, {:.1}s: {} calls, {:.0} calls/s, p50 {:.2} ms, p99 {:.2} ms",
+        "{label}: DescribeIntegrations over {n} integrations, {tasks} concurrent tasks, {:.1}s: {} calls, {:.0} calls/s, p50 {:.2} ms, p99 {:.2} ms",
         elapsed.as_secs_f64(),
         all.len(),
         all.len() as f64 / elapsed.as_secs_f64(),
@@ -177,7 +198,13 @@ async fn main() -> anyhow::Result<()> {
     for h in handles {
         all.extend(h.await??);
     }
-    report("aws-sdk-rds client", n, tasks, started.elapsed(), all);
+    report(
+        "paginated (MaxRecords 100), aws-sdk-rds client",
+        n,
+        tasks,
+        started.elapsed(),
+        all,
+    );
 
     let deadline = Instant::now() + Duration::from_secs(secs);
     let started = Instant::now();
@@ -201,7 +228,45 @@ async fn main() -> anyhow::Result<()> {
     for h in handles {
         all.extend(h.await??);
     }
-    report("raw HTTP, no SDK", n, tasks, started.elapsed(), all);
+    report(
+        "paginated (MaxRecords 100), raw HTTP, no SDK",
+        n,
+        tasks,
+        started.elapsed(),
+        all,
+    );
+
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    let started = Instant::now();
+    let mut handles = Vec::new();
+    for task in 0..tasks {
+        let port = sim.port();
+        handles.push(tokio::spawn(async move {
+            let mut conn =
+                BufReader::new(tokio::net::TcpStream::connect(("127.0.0.1", port)).await?);
+            let mut latencies = Vec::new();
+            // A stride walk spreads the lookups over the whole estate without a random generator.
+            let mut k = task as usize * 613;
+            while Instant::now() < deadline {
+                k = (k + 7919) % n;
+                let t = Instant::now();
+                raw_lookup(&mut conn, &format!("bench-{k:05}")).await?;
+                latencies.push(t.elapsed());
+            }
+            anyhow::Ok(latencies)
+        }));
+    }
+    let mut all = Vec::new();
+    for h in handles {
+        all.extend(h.await??);
+    }
+    report(
+        "IntegrationIdentifier=<name> lookups, raw HTTP, no SDK",
+        n,
+        tasks,
+        started.elapsed(),
+        all,
+    );
     sim.shutdown().await;
     Ok(())
 }

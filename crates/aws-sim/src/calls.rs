@@ -15,6 +15,12 @@ pub struct CallRecord {
     pub account: Option<String>,
     pub region: String,
     pub access_key_id: String,
+    /// The calling principal: `arn:aws:iam::ACCT:user/NAME` or `arn:aws:sts::ACCT:assumed-role/ROLE/SESSION`
+    /// (absent for an unknown access key).
+    pub caller: Option<String>,
+    /// AssumeRole's RoleSessionName, as requested.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub role_session_name: Option<String>,
     pub mutating: bool,
     pub status: u16,
     pub error_code: Option<String>,

@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use crate::calls::CallLog;
 use crate::estate::Estate;
 use crate::faults::{Fault, Faults};
-use crate::model::{IntegrationError, World};
+use crate::model::{IntegrationError, TableState, World};
 use crate::server::Shared;
 
 type Reply = (StatusCode, Json<Value>);
@@ -43,6 +43,118 @@ pub fn routes() -> Router<Arc<Shared>> {
         )
         .route("/_sim/timings", post(set_timings))
         .route("/_sim/integrations/{key}/status", post(integration_status))
+        .route("/_sim/integrations/transitions", get(transitions))
+        .route(
+            "/_sim/integrations/{key}/replication",
+            post(integration_replication),
+        )
+        .route("/_sim/stats", get(stats))
+        .route(
+            "/_sim/access-keys/{key}/policy",
+            post(set_key_policy).delete(clear_key_policy),
+        )
+}
+
+/// Give an access key an allow policy (the JSON document): from then on it may do only what the policy
+/// allows. Unknown key → 404, a document IAM would refuse → 400.
+async fn set_key_policy(
+    State(s): State<Arc<Shared>>,
+    Path(key): Path<String>,
+    body: Bytes,
+) -> Reply {
+    let doc: Value = match serde_json::from_slice(&body) {
+        Ok(d) => d,
+        Err(e) => return bad(format!("invalid policy JSON: {e}")),
+    };
+    key_policy_reply(set_access_key_policy(&s, &key, Some(doc)))
+}
+
+async fn clear_key_policy(State(s): State<Arc<Shared>>, Path(key): Path<String>) -> Reply {
+    key_policy_reply(set_access_key_policy(&s, &key, None))
+}
+
+fn key_policy_reply(outcome: Result<(), KeyPolicyError>) -> Reply {
+    match outcome {
+        Ok(()) => ok(),
+        Err(KeyPolicyError::Invalid(e)) => bad(format!("invalid policy: {e}")),
+        Err(e @ KeyPolicyError::UnknownKey(_)) => {
+            (StatusCode::NOT_FOUND, Json(json!({"error": e.to_string()})))
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeyPolicyError {
+    #[error("no access key {0}")]
+    UnknownKey(String),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Set (or with `None` remove) the allow policy of a seeded access key.
+pub fn set_access_key_policy(
+    s: &Shared,
+    key: &str,
+    policy: Option<Value>,
+) -> Result<(), KeyPolicyError> {
+    if let Some(doc) = &policy {
+        crate::authz::check_document(doc, false).map_err(KeyPolicyError::Invalid)?;
+    }
+    let mut world = s.world.lock();
+    let k = world
+        .accounts
+        .values_mut()
+        .flat_map(|a| a.access_keys.iter_mut())
+        .find(|k| k.access_key_id == key)
+        .ok_or_else(|| KeyPolicyError::UnknownKey(key.to_string()))?;
+    k.policy = policy;
+    Ok(())
+}
+
+/// `{"requests": n, "cpuSeconds": f}`: API requests served and this process's user+system CPU time, so a
+/// benchmark can tell how much of the machine the simulator used.
+async fn stats(State(s): State<Arc<Shared>>) -> Json<Value> {
+    Json(json!({
+        "requests": s.requests.load(std::sync::atomic::Ordering::Relaxed),
+        "cpuSeconds": process_cpu_seconds(),
+    }))
+}
+
+/// utime + stime from `/proc/self/stat` (fields 14 and 15, in clock ticks of 1/100 s on Linux); `None`
+/// where there is no procfs.
+pub fn process_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The command name (field 2) may contain spaces; the fields after it are space-separated.
+    let after_name = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    const CLOCK_TICKS_PER_SECOND: f64 = 100.0;
+    Some((utime + stime) / CLOCK_TICKS_PER_SECOND)
+}
+
+/// For every integration: ARN, name, account, region, status, createdAt and activeAt (when it first
+/// became active; null until then), ordered by ARN.
+async fn transitions(State(s): State<Arc<Shared>>) -> Json<Value> {
+    let mut world = s.world.lock();
+    world.advance(chrono::Utc::now());
+    let mut out = Vec::new();
+    for a in world.accounts.values() {
+        for (region, r) in &a.regions {
+            for i in r.integrations.values() {
+                out.push(json!({
+                    "arn": i.integration_arn,
+                    "name": i.integration_name,
+                    "account": a.id,
+                    "region": region,
+                    "status": i.status,
+                    "createdAt": i.create_time,
+                    "activeAt": i.active_at,
+                }));
+            }
+        }
+    }
+    Json(Value::Array(out))
 }
 
 /// Replace the world with a new estate (YAML or JSON; JSON is YAML).
@@ -182,6 +294,109 @@ async fn integration_status(
     }
 }
 
+/// Replication health for the target's SVV_INTEGRATION views; absent fields keep their value.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ReplicationPatch {
+    state: Option<String>,
+    current_lag_ms: Option<i64>,
+    tables_replicated: Option<i64>,
+    tables: Option<Vec<TablePatch>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TablePatch {
+    schema: String,
+    table: String,
+    state: String,
+    #[serde(default)]
+    reason: String,
+}
+
+const TABLE_STATES: &[&str] = &[
+    "Synced",
+    "Failed",
+    "Deleted",
+    "ResyncRequired",
+    "ResyncInitiated",
+    "DroppedSource",
+];
+
+const INTEGRATION_STATES: &[&str] = &[
+    "PendingDbConnectState",
+    "SchemaDiscoveryState",
+    "CdcRefreshState",
+    "ErrorState",
+];
+
+async fn integration_replication(
+    State(s): State<Arc<Shared>>,
+    Path(key): Path<String>,
+    body: Bytes,
+) -> Reply {
+    let patch: ReplicationPatch = match serde_json::from_slice(&body) {
+        Ok(p) => p,
+        Err(e) => return bad(format!("invalid replication state: {e}")),
+    };
+    if let Some(state) = patch.state.as_deref() {
+        if !INTEGRATION_STATES.contains(&state) {
+            return bad(format!(
+                "unknown state {state:?} (one of {INTEGRATION_STATES:?})"
+            ));
+        }
+    }
+    for t in patch.tables.iter().flatten() {
+        if !TABLE_STATES.contains(&t.state.as_str()) {
+            return bad(format!(
+                "unknown table state {:?} (one of {TABLE_STATES:?})",
+                t.state
+            ));
+        }
+    }
+    let mut world = s.world.lock();
+    world.advance(chrono::Utc::now());
+    let found = world
+        .accounts
+        .values_mut()
+        .flat_map(|a| a.regions.values_mut())
+        .find_map(|r| r.integrations.find_mut(&key));
+    let Some(i) = found else {
+        return (
+            StatusCode::NOT_FOUND,
+            Json(json!({"error": format!("no integration named, with id or ARN {key:?}")})),
+        );
+    };
+    let r = &mut i.replication;
+    if patch.state.is_some() {
+        r.state = patch.state;
+    }
+    if let Some(lag) = patch.current_lag_ms {
+        r.current_lag_ms = lag;
+    }
+    if patch.tables_replicated.is_some() {
+        r.tables_replicated = patch.tables_replicated;
+    }
+    // Tables merge by (schema, table), so one table can be failed and later synced again.
+    for t in patch.tables.into_iter().flatten() {
+        let state = TableState {
+            schema: t.schema,
+            table: t.table,
+            state: t.state,
+            reason: t.reason,
+        };
+        match r
+            .tables
+            .iter_mut()
+            .find(|x| x.schema == state.schema && x.table == state.table)
+        {
+            Some(x) => *x = state,
+            None => r.tables.push(state),
+        }
+    }
+    ok()
+}
+
 const STATUSES: &[&str] = &[
     "creating",
     "active",
@@ -206,11 +421,10 @@ pub fn set_integration_status(
     world.advance(chrono::Utc::now());
     for account in world.accounts.values_mut() {
         for region in account.regions.values_mut() {
-            if let Some(i) = region
-                .integrations
-                .values_mut()
-                .find(|i| i.integration_arn == key || i.integration_name == key || i.id() == key)
-            {
+            if let Some(i) = region.integrations.find_mut(key) {
+                if status == "active" {
+                    i.active_at.get_or_insert(chrono::Utc::now());
+                }
                 i.status = status.to_string();
                 i.due = None;
                 i.errors = errors

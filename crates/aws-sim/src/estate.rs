@@ -47,6 +47,9 @@ pub struct AccessKeySeed {
     pub user_name: Option<String>,
     /// Actions this principal is denied, e.g. `rds:CreateIntegration`, `rds:*`, `*`.
     pub deny: Vec<String>,
+    /// An IAM policy document (YAML/JSON object or JSON string): when set, the key may do only what it
+    /// allows (identity-policy evaluation for every service).
+    pub policy: Option<serde_json::Value>,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
@@ -62,6 +65,8 @@ pub struct RoleSeed {
     pub tags: BTreeMap<String, String>,
     /// Actions denied to sessions of this role.
     pub deny: Vec<String>,
+    /// Sessions of this role may do only what its inline policies allow (roles made by CreateRole always are).
+    pub enforce_policies: bool,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
@@ -98,6 +103,7 @@ pub struct ParameterGroupSeed {
     pub description: Option<String>,
     /// Values that differ from the family defaults.
     pub parameters: BTreeMap<String, String>,
+    pub tags: BTreeMap<String, String>,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
@@ -111,6 +117,9 @@ pub struct DbClusterSeed {
     pub database_name: Option<String>,
     pub backup_retention_period: Option<i64>,
     pub tags: BTreeMap<String, String>,
+    /// Tables the source holds, as `schema.table` (for MySQL the schema is the source database). A
+    /// database created from an integration of this source gets them, and they count as replicated.
+    pub tables: Vec<String>,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
@@ -127,6 +136,8 @@ pub struct DbInstanceSeed {
     pub db_name: Option<String>,
     pub backup_retention_period: Option<i64>,
     pub tags: BTreeMap<String, String>,
+    /// Tables the source holds, as `schema.table` (see [`DbClusterSeed::tables`]).
+    pub tables: Vec<String>,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
@@ -145,6 +156,15 @@ pub struct RedshiftClusterSeed {
     pub parameter_group: Option<String>,
     pub iam_roles: Vec<String>,
     pub tags: BTreeMap<String, String>,
+    /// Databases and their tables (`{dev: {schemas: {public: [orders]}}}`); the initial database always exists.
+    pub databases: BTreeMap<String, DatabaseSeed>,
+}
+
+/// A warehouse database: schema name → table names.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", default)]
+pub struct DatabaseSeed {
+    pub schemas: BTreeMap<String, Vec<String>>,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
@@ -157,6 +177,8 @@ pub struct NamespaceSeed {
     pub iam_roles: Vec<String>,
     pub default_iam_role_arn: Option<String>,
     pub kms_key_id: Option<String>,
+    /// Databases and their tables, as on a provisioned cluster.
+    pub databases: BTreeMap<String, DatabaseSeed>,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]

@@ -40,6 +40,11 @@ pub struct Caller {
     pub name: String,
     pub role_arn: Option<String>,
     pub deny: Vec<String>,
+    /// Identity policies aws-sim enforces for this principal (`None`: not enforced, everything allowed
+    /// except the deny list): the inline policies of an enforced role, or an access key's `policy`.
+    pub policies: Option<Vec<serde_json::Value>>,
+    /// A session of an enforced role: a consumer, not a superuser, in warehouse SQL.
+    pub consumer: bool,
 }
 
 impl Caller {
@@ -63,6 +68,8 @@ pub fn resolve(world: &World, access_key_id: &str, now: DateTime<Utc>) -> Result
                 name: k.user_name.clone(),
                 role_arn: None,
                 deny: k.deny.clone(),
+                policies: k.policy.clone().map(|p| vec![p]),
+                consumer: false,
             });
         }
     }
@@ -74,12 +81,23 @@ pub fn resolve(world: &World, access_key_id: &str, now: DateTime<Utc>) -> Result
                 "The security token included in the request is expired",
             ));
         }
-        let deny = world
+        let role = world
             .accounts
             .get(&s.account)
-            .and_then(|a| a.roles.get(&s.role_name))
-            .map(|r| r.deny.clone())
-            .unwrap_or_default();
+            .and_then(|a| a.roles.get(&s.role_name));
+        let deny = role.map(|r| r.deny.clone()).unwrap_or_default();
+        // Policies are read at every call, so PutRolePolicy/DeleteRolePolicy take effect at once. A role
+        // deleted under a live session leaves it with no policy at all.
+        let enforced = role.is_none_or(|r| r.enforce_policies);
+        let policies = enforced.then(|| {
+            role.map(|r| {
+                r.inline_policies
+                    .values()
+                    .filter_map(|text| serde_json::from_str(text).ok())
+                    .collect()
+            })
+            .unwrap_or_default()
+        });
         return Ok(Caller {
             account: s.account.clone(),
             arn: format!(
@@ -91,6 +109,8 @@ pub fn resolve(world: &World, access_key_id: &str, now: DateTime<Utc>) -> Result
             name: s.role_name.clone(),
             role_arn: Some(s.role_arn.clone()),
             deny,
+            consumer: policies.is_some(),
+            policies,
         });
     }
     Err(ApiError::new(
@@ -98,6 +118,31 @@ pub fn resolve(world: &World, access_key_id: &str, now: DateTime<Utc>) -> Result
         "InvalidClientTokenId",
         "The security token included in the request is invalid.",
     ))
+}
+
+impl Caller {
+    /// The condition keys aws-sim knows for this caller's request (see `crate::authz`).
+    pub fn condition_context(&self, region: &str) -> crate::authz::Context {
+        let mut ctx = crate::authz::Context::new();
+        let mut put = |k: &str, v: &str| {
+            ctx.insert(k.to_string(), v.to_string());
+        };
+        put("aws:principalaccount", &self.account);
+        put(
+            "aws:principalarn",
+            self.role_arn.as_deref().unwrap_or(&self.arn),
+        );
+        put("aws:requestedregion", region);
+        put("aws:userid", &self.user_id);
+        match self.role_arn {
+            Some(_) => put("aws:principaltype", "AssumedRole"),
+            None => {
+                put("aws:principaltype", "User");
+                put("aws:username", &self.name);
+            }
+        }
+        ctx
+    }
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! real aws-sdk-rust clients work against it with an endpoint override. See README.md for the services,
 //! the seed format, the control plane and the state dump.
 
+pub mod authz;
 pub mod calls;
 pub mod control;
 pub mod estate;
@@ -175,6 +176,16 @@ impl SimHandle {
         errors: Vec<(String, String)>,
     ) -> anyhow::Result<()> {
         control::set_integration_status(&self.shared, name_or_id_or_arn, status, errors)
+    }
+
+    /// Give a seeded access key an allow policy (it may then do only what the policy allows), or remove
+    /// it with `None`; the same as `POST`/`DELETE /_sim/access-keys/{id}/policy`.
+    pub fn set_access_key_policy(
+        &self,
+        access_key_id: &str,
+        policy: Option<serde_json::Value>,
+    ) -> Result<(), control::KeyPolicyError> {
+        control::set_access_key_policy(&self.shared, access_key_id, policy)
     }
 
     pub async fn shutdown(mut self) {

@@ -27,6 +27,8 @@ pub struct Shared {
     pub timings: RwLock<Timings>,
     /// The estate `reset` returns to.
     pub seed: Mutex<Estate>,
+    /// API requests served since start (`reset` keeps counting), for `/_sim/stats`.
+    pub requests: std::sync::atomic::AtomicU64,
 }
 
 impl Shared {
@@ -37,6 +39,7 @@ impl Shared {
             log: Mutex::new(CallLog::default()),
             timings: RwLock::new(timings),
             seed: Mutex::new(seed),
+            requests: Default::default(),
         })
     }
 }
@@ -50,6 +53,9 @@ pub struct ApiRequest {
     pub query: String,
     pub params: Params,
     pub json: Value,
+    /// The raw body and headers (S3 objects).
+    pub body: axum::body::Bytes,
+    pub headers: HeaderMap,
 }
 
 impl ApiRequest {
@@ -83,6 +89,11 @@ impl Ctx<'_> {
     }
     pub fn after(&self, d: Duration) -> chrono::DateTime<Utc> {
         self.now + chrono::Duration::from_std(d).unwrap_or_default()
+    }
+    /// Register the transition of an object in the caller's account and region (its `due` says when).
+    pub fn schedule(&mut self, at: chrono::DateTime<Utc>, what: crate::model::Due) {
+        let account = self.caller.account.clone();
+        self.world.schedule(at, &account, self.region, what);
     }
 }
 
@@ -121,13 +132,22 @@ fn s3_action(method: &Method, path: &str, query: &str) -> String {
             .split('&')
             .any(|p| p == k || p.starts_with(&format!("{k}=")))
     };
-    let is_bucket =
-        path.trim_matches('/').split('/').count() == 1 && !path.trim_matches('/').is_empty();
-    match (method.as_str(), is_bucket) {
-        ("GET", true) if has("location") => "GetBucketLocation".into(),
-        ("HEAD", true) => "HeadBucket".into(),
+    let (bucket, key) = services::s3::bucket_and_key(path);
+    match (method.as_str(), key.is_some()) {
+        _ if bucket.is_empty() => format!("Unsupported{method}"),
+        ("GET", false) if has("location") => "GetBucketLocation".into(),
+        ("GET", false) if query_is("list-type", "2", query) => "ListObjectsV2".into(),
+        ("HEAD", false) => "HeadBucket".into(),
+        ("PUT", true) => "PutObject".into(),
+        ("GET", true) => "GetObject".into(),
+        ("HEAD", true) => "HeadObject".into(),
+        ("DELETE", true) => "DeleteObject".into(),
         (m, _) => format!("Unsupported{m}"),
     }
+}
+
+fn query_is(key: &str, value: &str, query: &str) -> bool {
+    services::s3::query_param(query, key).as_deref() == Some(value)
 }
 
 fn fault_error(
@@ -187,7 +207,49 @@ fn access_denied(protocol: Protocol, caller: &Caller, action: &str, resource: &s
     )
 }
 
+/// For enforced principals: the call needs an Allow and no Deny in their identity policies.
+fn enforce_policies(
+    world: &World,
+    caller: &Caller,
+    region: &str,
+    req: &ApiRequest,
+    protocol: Protocol,
+) -> Result<(), ApiError> {
+    let Some(policies) = &caller.policies else {
+        return Ok(());
+    };
+    let Some((action, resource)) =
+        services::resources::authorization_target(world, caller, region, req)
+    else {
+        return Ok(());
+    };
+    let mut context = caller.condition_context(region);
+    if req.service == "s3" {
+        if let Some(prefix) = crate::services::s3::query_param(&req.query, "prefix") {
+            context.insert("s3:prefix".into(), prefix);
+        }
+    }
+    if let Some(external_id) = req.params.get("ExternalId") {
+        context.insert("sts:externalid".into(), external_id.to_string());
+    }
+    let why = match crate::authz::evaluate(policies, &action, &resource, &context) {
+        crate::authz::Decision::Allowed => return Ok(()),
+        crate::authz::Decision::ExplicitDeny => {
+            "with an explicit deny in an identity-based policy".to_string()
+        }
+        crate::authz::Decision::ImplicitDeny => {
+            format!("because no identity-based policy allows the {action} action")
+        }
+    };
+    let mut e = access_denied(protocol, caller, &action, &resource);
+    e.message = format!("{} {why}", e.message);
+    Err(e)
+}
+
 pub async fn handle_api(shared: Arc<Shared>, req: Request<Body>) -> Response<Body> {
+    shared
+        .requests
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let (parts, body) = req.into_parts();
     let body = match axum::body::to_bytes(body, 64 * 1024 * 1024).await {
         Ok(b) => b,
@@ -252,6 +314,8 @@ pub async fn handle_api(shared: Arc<Shared>, req: Request<Body>) -> Response<Bod
         query,
         params,
         json,
+        body,
+        headers: parts.headers.clone(),
     };
     let full_action = format!("{}:{}", scope.service, req.action);
     let mutating = is_mutating(&req.action);
@@ -266,6 +330,10 @@ pub async fn handle_api(shared: Arc<Shared>, req: Request<Body>) -> Response<Bod
         account: caller.as_ref().ok().map(|c| c.account.clone()),
         region: scope.region.clone(),
         access_key_id: scope.access_key_id.clone(),
+        caller: caller.as_ref().ok().map(|c| c.arn.clone()),
+        role_session_name: (req.service == "sts" && req.action == "AssumeRole")
+            .then(|| req.params.get("RoleSessionName").map(str::to_string))
+            .flatten(),
         mutating,
         status: 200,
         error_code: None,
@@ -302,6 +370,9 @@ pub async fn handle_api(shared: Arc<Shared>, req: Request<Body>) -> Response<Bod
             if caller.is_denied(&full_action) {
                 let resource = services::resource_hint(&world, &caller, &scope.region, &req);
                 break 'outcome Err(access_denied(protocol, &caller, &full_action, &resource));
+            }
+            if let Err(e) = enforce_policies(&world, &caller, &scope.region, &req, protocol) {
+                break 'outcome Err(e);
             }
             let mut ctx = Ctx {
                 world: &mut world,

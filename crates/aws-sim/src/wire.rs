@@ -58,7 +58,7 @@ pub enum Reply {
     Raw {
         status: u16,
         headers: Vec<(String, String)>,
-        body: String,
+        body: Vec<u8>,
     },
 }
 
@@ -253,7 +253,7 @@ pub fn request_id() -> String {
 pub struct Rendered {
     pub status: u16,
     pub headers: Vec<(String, String)>,
-    pub body: String,
+    pub body: Vec<u8>,
 }
 
 pub fn render_ok(protocol: Protocol, action: &str, reply: Reply, request_id: &str) -> Rendered {
@@ -287,7 +287,8 @@ pub fn render_ok(protocol: Protocol, action: &str, reply: Reply, request_id: &st
                 ],
                 body: format!(
                     "<{action}Response xmlns=\"{xmlns}\">{result}<ResponseMetadata><RequestId>{request_id}</RequestId></ResponseMetadata></{action}Response>"
-                ),
+                )
+                .into_bytes(),
             }
         }
         (_, Reply::Json(v)) => Rendered {
@@ -296,12 +297,12 @@ pub fn render_ok(protocol: Protocol, action: &str, reply: Reply, request_id: &st
                 ("content-type".into(), "application/x-amz-json-1.1".into()),
                 ("x-amzn-requestid".into(), request_id.into()),
             ],
-            body: v.to_string(),
+            body: v.to_string().into_bytes(),
         },
         (_, Reply::Xml(inner)) => Rendered {
             status: 200,
             headers: vec![("content-type".into(), "application/xml".into())],
-            body: inner,
+            body: inner.into_bytes(),
         },
     }
 }
@@ -320,7 +321,8 @@ pub fn render_error(protocol: Protocol, err: &ApiError, request_id: &str) -> Ren
                     "<ErrorResponse><Error><Type>{kind}</Type><Code>{}</Code><Message>{}</Message></Error><RequestId>{request_id}</RequestId></ErrorResponse>",
                     esc(&err.code),
                     esc(&err.message)
-                ),
+                )
+                .into_bytes(),
             }
         }
         Protocol::Json => Rendered {
@@ -330,7 +332,9 @@ pub fn render_error(protocol: Protocol, err: &ApiError, request_id: &str) -> Ren
                 ("x-amzn-requestid".into(), request_id.into()),
                 ("x-amzn-errortype".into(), err.code.clone()),
             ],
-            body: serde_json::json!({"__type": err.code, "message": err.message}).to_string(),
+            body: serde_json::json!({"__type": err.code, "message": err.message})
+                .to_string()
+                .into_bytes(),
         },
         Protocol::RestXml => Rendered {
             status: err.status,
@@ -342,7 +346,8 @@ pub fn render_error(protocol: Protocol, err: &ApiError, request_id: &str) -> Ren
                 "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{}</Code><Message>{}</Message><RequestId>{request_id}</RequestId></Error>",
                 esc(&err.code),
                 esc(&err.message)
-            ),
+            )
+            .into_bytes(),
         },
     }
 }
@@ -372,8 +377,7 @@ mod tests {
             "rid",
         );
         assert_eq!(r.status, 400);
-        assert!(r
-            .body
+        assert!(String::from_utf8_lossy(&r.body)
             .contains("<Code>Throttling</Code><Message>Rate &lt;exceeded&gt;</Message>"));
     }
 }

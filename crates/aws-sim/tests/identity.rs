@@ -134,6 +134,7 @@ async fn deny_lists_name_the_missing_action() {
                 "rds:CreateIntegration".into(),
                 "redshift-serverless:UpdateWorkgroup".into(),
             ],
+            ..Default::default()
         });
     let sim = sim_with(estate).await;
     let cfg = config(&sim, ("AKIARESTRICTED000001", "restricted")).await;

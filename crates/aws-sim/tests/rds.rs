@@ -564,6 +564,11 @@ async fn integration_validations_use_real_error_codes() {
 #[tokio::test]
 async fn integration_lifecycle_modify_delete_and_tags() {
     let sim = sim().await;
+    // Long enough that the "still creating" call below lands before activation even on a loaded machine.
+    sim.set_timings(aws_sim::Timings {
+        integration_create: Duration::from_millis(1500),
+        ..aws_sim::Timings::all(STEP)
+    });
     let rds = rds(&sim).await;
     authorize_warehouse(&sim, INVENTORY).await;
     let created = rds

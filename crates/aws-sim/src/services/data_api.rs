@@ -1,10 +1,10 @@
 //! Redshift Data API (awsJson 1.1): ExecuteStatement, DescribeStatement, GetStatementResult over the SQL
 //! subset in `sql.rs`. Statements finish after `timings.statement`.
 
-use serde_json::{json, Value};
+use serde_json::json;
 
 use super::unknown_action;
-use crate::model::{Statement, World};
+use crate::model::{Due, Statement, World};
 use crate::server::{ApiRequest, Ctx};
 use crate::wire::{epoch, ApiError, ApiResult, Reply};
 
@@ -79,6 +79,7 @@ fn execute(ctx: &mut Ctx, req: &ApiRequest) -> ApiResult<Reply> {
             }
         }
     };
+    let identity = statement_identity(ctx, &namespace_arn, db_user.as_deref(), secret.is_some());
     let id = uuid::Uuid::new_v4().to_string();
     let due = ctx.after(ctx.timings.statement);
     let s = Statement {
@@ -92,16 +93,22 @@ fn execute(ctx: &mut Ctx, req: &ApiRequest) -> ApiResult<Reply> {
         db_user: db_user.clone(),
         secret_arn: secret.clone(),
         namespace_arn,
+        identity,
+        consumer: ctx.caller.consumer,
         status: "SUBMITTED".into(),
         error: None,
         has_result_set: false,
         result_rows: -1,
+        result: None,
         created_at: ctx.now,
         updated_at: ctx.now,
         due: Some(due),
     };
-    ctx.region_state().statements.insert(id.clone(), s);
-    ctx.world.schedule(due);
+    let now = ctx.now;
+    let r = ctx.region_state();
+    r.drop_old_statements(now);
+    r.statements.insert(id.clone(), s);
+    ctx.schedule(due, Due::Statement(id.clone()));
     Ok(Reply::Json(json!({
         "Id": id,
         "CreatedAt": epoch(&ctx.now),
@@ -111,6 +118,25 @@ fn execute(ctx: &mut Ctx, req: &ApiRequest) -> ApiResult<Reply> {
         "DbUser": db_user,
         "SecretArn": secret,
     })))
+}
+
+/// The database user a statement runs as: the admin for a secret (aws-sim has no Secrets Manager), the
+/// DbUser on a provisioned cluster, else the caller's IAM identity as GetCredentials names it.
+fn statement_identity(
+    ctx: &mut Ctx,
+    namespace_arn: &str,
+    db_user: Option<&str>,
+    secret: bool,
+) -> String {
+    if secret {
+        if let Some(w) = ctx.region_state().warehouses.get(namespace_arn) {
+            return w.admin_user.clone();
+        }
+    }
+    match db_user {
+        Some(u) => u.to_string(),
+        None => super::serverless::iam_db_user(ctx.caller),
+    }
 }
 
 fn find<'a>(world: &'a World, account: &str, region: &str, id: &str) -> ApiResult<&'a Statement> {
@@ -139,7 +165,7 @@ fn describe(ctx: &mut Ctx, req: &ApiRequest) -> ApiResult<Reply> {
         "Id": s.id,
         "Status": s.status,
         "Error": s.error,
-        "QueryString": s.sql,
+        "QueryString": crate::model::redact_passwords(&s.sql),
         "Database": s.database,
         "WorkgroupName": s.workgroup_name,
         "ClusterIdentifier": s.cluster_identifier,
@@ -167,18 +193,15 @@ fn result(ctx: &mut Ctx, req: &ApiRequest) -> ApiResult<Reply> {
             s.status
         )));
     }
-    if !s.has_result_set {
+    let Some(result) = s.result.as_ref().filter(|_| s.has_result_set) else {
         return Err(ApiError::bad(
             "ResourceNotFoundException",
             "Query does not have result. Please check query status with DescribeStatement.",
         ));
-    }
-    let records: Vec<Vec<Value>> = vec![vec![json!({"longValue": 1})]];
+    };
     Ok(Reply::Json(json!({
-        "Records": records,
-        "ColumnMetadata": [{"name": "?column?", "label": "?column?", "typeName": "int4", "nullable": 0,
-            "isSigned": true, "isCaseSensitive": false, "isCurrency": false, "precision": 10, "scale": 0,
-            "length": 0, "schemaName": "", "tableName": "", "columnDefault": Value::Null}],
-        "TotalNumRows": 1,
+        "Records": result.records(),
+        "ColumnMetadata": result.column_metadata(),
+        "TotalNumRows": result.rows.len(),
     })))
 }

@@ -5,9 +5,11 @@ pub mod iam;
 pub mod kms;
 pub mod rds;
 pub mod redshift;
+pub mod resources;
 pub mod s3;
 pub mod serverless;
 pub mod sts;
+pub mod zero_etl_target;
 
 use crate::identity::Caller;
 use crate::model::World;

@@ -4,9 +4,9 @@
 use std::collections::BTreeMap;
 
 use super::{max_records, page, unknown_action};
-use crate::model::{ParamGroup, RedshiftCluster, World};
+use crate::model::{Due, ParamGroup, RedshiftCluster};
 use crate::params;
-use crate::policy::{self, Principal};
+use crate::policy;
 use crate::server::{ApiRequest, Ctx};
 use crate::wire::{ApiError, ApiResult, Params, Reply, Xml};
 
@@ -344,15 +344,16 @@ fn reboot_cluster(ctx: &mut Ctx, p: &Params) -> ApiResult<Reply> {
     c.due = Some(due);
     let mut x = Xml::new();
     write_cluster(&mut x, c, &region);
-    ctx.world.schedule(due);
+    ctx.schedule(due, Due::RedshiftCluster(id));
     Ok(Reply::Xml(x.finish()))
 }
 
 /// The namespace ARN must name a namespace in the caller's account and region.
 fn own_namespace(ctx: &mut Ctx, arn: &str) -> ApiResult<()> {
-    let r = ctx.region_state();
-    let known = r.serverless_namespaces.values().any(|n| n.arn == arn)
-        || r.redshift_clusters.values().any(|c| c.namespace_arn == arn);
+    let known = ctx
+        .world
+        .warehouse(arn)
+        .is_some_and(|w| w.account == ctx.caller.account && w.region == ctx.region);
     if known {
         Ok(())
     } else {
@@ -512,102 +513,4 @@ fn cluster_credentials(ctx: &mut Ctx, p: &Params) -> ApiResult<Reply> {
         .el("DbPassword", random_password())
         .time("Expiration", &expiration);
     Ok(Reply::Xml(x.finish()))
-}
-
-/// CreateIntegration's target-side checks (inferred order): the namespace exists, is a valid target,
-/// its resource policy authorizes the source and the caller's account, and case sensitivity is on.
-pub fn check_target_accepts(
-    world: &World,
-    target_arn: &str,
-    source_arn: &str,
-    caller_account: &str,
-) -> ApiResult<()> {
-    let not_found = || ApiError::invalid_value(format!("The target {target_arn} doesn't exist."));
-    let (account, region) = world.namespace_location(target_arn).ok_or_else(not_found)?;
-    let r = world.region(&account, &region).ok_or_else(not_found)?;
-    let case_sensitive = if let Some(c) = r
-        .redshift_clusters
-        .values()
-        .find(|c| c.namespace_arn == target_arn)
-    {
-        if !c.node_type.starts_with("ra3") {
-            return Err(ApiError::invalid_value(format!(
-                "The target cluster {} must use RA3 nodes.",
-                c.id
-            )));
-        }
-        if !c.encrypted {
-            return Err(ApiError::invalid_value(format!(
-                "The target cluster {} must be encrypted.",
-                c.id
-            )));
-        }
-        c.effective_parameters
-            .get("enable_case_sensitive_identifier")
-            .is_some_and(|v| v.eq_ignore_ascii_case("true"))
-    } else {
-        let ns = r
-            .serverless_namespaces
-            .values()
-            .find(|n| n.arn == target_arn)
-            .ok_or_else(not_found)?;
-        r.workgroups
-            .values()
-            .filter(|w| w.namespace_name == ns.name)
-            .any(|w| {
-                w.config_parameters
-                    .get("enable_case_sensitive_identifier")
-                    .is_some_and(|v| v.eq_ignore_ascii_case("true"))
-            })
-    };
-    let policy = r
-        .resource_policies
-        .get(target_arn)
-        .and_then(|t| policy::parse(t));
-    let source_ok = policy.as_ref().is_some_and(|p| {
-        let ctx: BTreeMap<&str, &str> = [("aws:SourceArn", source_arn)].into();
-        policy::allows(
-            p,
-            &Principal::Service("redshift.amazonaws.com"),
-            "redshift:AuthorizeInboundIntegration",
-            None,
-            &ctx,
-        )
-    });
-    let caller_root = format!("arn:aws:iam::{caller_account}:root");
-    let principal_ok = policy.as_ref().is_some_and(|p| {
-        let who = Principal::Aws {
-            arn: &caller_root,
-            account: caller_account,
-            role_arn: None,
-        };
-        policy::allows(
-            p,
-            &who,
-            "redshift:CreateInboundIntegration",
-            None,
-            &BTreeMap::new(),
-        )
-    });
-    if !source_ok || !principal_ok {
-        let mut missing = Vec::new();
-        if !source_ok {
-            missing.push(format!("redshift:AuthorizeInboundIntegration for service redshift.amazonaws.com with aws:SourceArn {source_arn}"));
-        }
-        if !principal_ok {
-            missing.push(format!(
-                "redshift:CreateInboundIntegration for {caller_root}"
-            ));
-        }
-        return Err(ApiError::invalid_value(format!(
-            "You aren't authorized to create an integration with target {target_arn}: its resource policy doesn't allow {}.",
-            missing.join(" or ")
-        )));
-    }
-    if !case_sensitive {
-        return Err(ApiError::invalid_value(format!(
-            "The target {target_arn} must have enable_case_sensitive_identifier set to true."
-        )));
-    }
-    Ok(())
 }

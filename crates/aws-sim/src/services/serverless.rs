@@ -3,7 +3,7 @@
 use serde_json::{json, Value};
 
 use super::unknown_action;
-use crate::model::{Namespace, Workgroup};
+use crate::model::{Due, Namespace, Workgroup};
 use crate::server::{ApiRequest, Ctx};
 use crate::wire::{epoch, iso, ApiError, ApiResult, Reply};
 
@@ -179,8 +179,19 @@ fn update_workgroup(ctx: &mut Ctx, req: &ApiRequest) -> ApiResult<Reply> {
     w.status = "MODIFYING".into();
     w.due = Some(due);
     let body = json!({"workgroup": workgroup_json(w)});
-    ctx.world.schedule(due);
+    ctx.schedule(due, Due::Workgroup(name));
     Ok(Reply::Json(body))
+}
+
+/// The database user temporary credentials map an IAM identity to: `IAM:<user>`, or `IAMR:<role>` for
+/// an assumed role.
+pub fn iam_db_user(caller: &crate::identity::Caller) -> String {
+    let prefix = if caller.role_arn.is_some() {
+        "IAMR"
+    } else {
+        "IAM"
+    };
+    format!("{prefix}:{}", caller.name)
 }
 
 fn get_credentials(ctx: &mut Ctx, req: &ApiRequest) -> ApiResult<Reply> {
@@ -194,12 +205,7 @@ fn get_credentials(ctx: &mut Ctx, req: &ApiRequest) -> ApiResult<Reply> {
         .str("workgroupName")
         .ok_or_else(|| ApiError::validation("workgroupName is required"))?
         .to_string();
-    let prefix = if ctx.caller.role_arn.is_some() {
-        "IAMR"
-    } else {
-        "IAM"
-    };
-    let user = format!("{prefix}:{}", ctx.caller.name);
+    let user = iam_db_user(ctx.caller);
     if !ctx.region_state().workgroups.contains_key(&name) {
         return Err(not_found("Workgroup", &name));
     }

@@ -27,7 +27,7 @@ fn assume_role(ctx: &mut Ctx, req: &ApiRequest) -> ApiResult<Reply> {
             "DurationSeconds must be between 900 and 43200",
         ));
     }
-    let session_re = regex::Regex::new(r"^[\w+=,.@-]{2,64}$").expect("static regex");
+    let session_re = regex::Regex::new(r"^[A-Za-z0-9_+=,.@-]{2,64}$").expect("static regex");
     if !session_re.is_match(&session_name) {
         return Err(ApiError::bad(
             "ValidationError",

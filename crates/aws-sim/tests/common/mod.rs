@@ -151,3 +151,119 @@ pub fn zero_etl_policy(namespace_arn: &str, source_arn: &str, account: &str) -> 
     })
     .to_string()
 }
+
+/// Run `sql` through the Data API on a serverless workgroup and wait until it finishes or fails.
+pub async fn run_sql_on(
+    data: &aws_sdk_redshiftdata::Client,
+    workgroup: &str,
+    database: &str,
+    sql: &str,
+) -> aws_sdk_redshiftdata::operation::describe_statement::DescribeStatementOutput {
+    use aws_sdk_redshiftdata::types::StatusString;
+    let id = data
+        .execute_statement()
+        .workgroup_name(workgroup)
+        .database(database)
+        .sql(sql)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("execute {sql}: {e:?}"))
+        .id()
+        .expect("statement id")
+        .to_string();
+    wait_for("the statement to finish", Duration::from_secs(5), || {
+        let data = data.clone();
+        let id = id.clone();
+        async move {
+            let d = data.describe_statement().id(id).send().await.ok()?;
+            matches!(
+                d.status(),
+                Some(StatusString::Finished | StatusString::Failed | StatusString::Aborted)
+            )
+            .then_some(d)
+        }
+    })
+    .await
+}
+
+/// Run `sql` and expect it to finish; panics with the statement's error otherwise.
+pub async fn sql_ok(
+    data: &aws_sdk_redshiftdata::Client,
+    workgroup: &str,
+    database: &str,
+    sql: &str,
+) {
+    let d = run_sql_on(data, workgroup, database, sql).await;
+    assert_eq!(
+        d.status(),
+        Some(&aws_sdk_redshiftdata::types::StatusString::Finished),
+        "{sql}: {:?}",
+        d.error()
+    );
+}
+
+/// Run `sql`, expect it to fail, and return its error text.
+pub async fn sql_err(
+    data: &aws_sdk_redshiftdata::Client,
+    workgroup: &str,
+    database: &str,
+    sql: &str,
+) -> String {
+    let d = run_sql_on(data, workgroup, database, sql).await;
+    assert_eq!(
+        d.status(),
+        Some(&aws_sdk_redshiftdata::types::StatusString::Failed),
+        "{sql} should fail"
+    );
+    d.error().unwrap_or_default().to_string()
+}
+
+/// A query's rows as JSON values (`stringValue` → string, `longValue` → number, `booleanValue` → bool,
+/// `isNull` → null) keyed by column name, plus the column type names.
+pub async fn query(
+    data: &aws_sdk_redshiftdata::Client,
+    workgroup: &str,
+    database: &str,
+    sql: &str,
+) -> (Vec<serde_json::Map<String, serde_json::Value>>, Vec<String>) {
+    use aws_sdk_redshiftdata::types::Field;
+    let d = run_sql_on(data, workgroup, database, sql).await;
+    assert_eq!(
+        d.status(),
+        Some(&aws_sdk_redshiftdata::types::StatusString::Finished),
+        "{sql}: {:?}",
+        d.error()
+    );
+    let out = data
+        .get_statement_result()
+        .id(d.id())
+        .send()
+        .await
+        .expect("statement result");
+    let columns = out.column_metadata();
+    let types = columns
+        .iter()
+        .map(|c| c.type_name().unwrap_or_default().to_string())
+        .collect();
+    let rows = out
+        .records()
+        .iter()
+        .map(|r| {
+            columns
+                .iter()
+                .zip(r)
+                .map(|(c, f)| {
+                    let v = match f {
+                        Field::StringValue(s) => serde_json::json!(s),
+                        Field::LongValue(n) => serde_json::json!(n),
+                        Field::BooleanValue(b) => serde_json::json!(b),
+                        Field::IsNull(true) => serde_json::Value::Null,
+                        other => panic!("unexpected field {other:?}"),
+                    };
+                    (c.name().unwrap_or_default().to_string(), v)
+                })
+                .collect()
+        })
+        .collect();
+    (rows, types)
+}
