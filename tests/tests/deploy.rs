@@ -26,8 +26,9 @@ const SYSTEM_NAMESPACE: &str = "zeroetl-system";
 const KUSTOMIZE_SERVICE_ACCOUNT: &str = "zeroetl-operator";
 const KUSTOMIZE_CLUSTER_ROLE: &str = "zeroetl-operator-manager-role";
 const KUSTOMIZE_DEPLOYMENT: &str = "zeroetl-operator";
-const CRD_NAMES: [&str; 2] = [
+const CRD_NAMES: [&str; 3] = [
     "redshiftconnections.zeroetl.dev",
+    "redshiftconsumers.zeroetl.dev",
     "zeroetlintegrations.zeroetl.dev",
 ];
 
@@ -55,6 +56,11 @@ const NAMESPACED_PERMISSIONS: &[(&str, &str, &[&str])] = &[
     ),
     (
         "zeroetl.dev",
+        "redshiftconsumers",
+        &["get", "list", "watch", "patch", "update"],
+    ),
+    (
+        "zeroetl.dev",
         "zeroetlintegrations/status",
         &["get", "patch", "update"],
     ),
@@ -63,8 +69,14 @@ const NAMESPACED_PERMISSIONS: &[(&str, &str, &[&str])] = &[
         "redshiftconnections/status",
         &["get", "patch", "update"],
     ),
+    (
+        "zeroetl.dev",
+        "redshiftconsumers/status",
+        &["get", "patch", "update"],
+    ),
     ("zeroetl.dev", "zeroetlintegrations/finalizers", &["update"]),
     ("zeroetl.dev", "redshiftconnections/finalizers", &["update"]),
+    ("zeroetl.dev", "redshiftconsumers/finalizers", &["update"]),
     (
         "",
         "secrets",

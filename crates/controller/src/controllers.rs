@@ -1,4 +1,4 @@
-//! The two controllers, one per kind and watched namespace: what triggers a reconcile, how many run at once,
+//! The controllers, one per kind and watched namespace: what triggers a reconcile, how many run at once,
 //! and the span around each reconcile (the pipeline itself writes status, events, metrics and backoff).
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -13,9 +13,9 @@ use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::{watcher, Controller};
 use kube::{Api, Client, ResourceExt};
 use tracing::{info, info_span, warn, Instrument};
-use zeroetl_api::{RedshiftConnection, ZeroEtlIntegration};
+use zeroetl_api::{RedshiftConnection, RedshiftConsumer, ZeroEtlIntegration};
 use zeroetl_reconciler::metrics::ReconcileResult;
-use zeroetl_reconciler::{connection, integration, Context, Error};
+use zeroetl_reconciler::{connection, consumer, integration, Context, Error};
 
 /// Where a controller watches: one namespace, or all of them.
 fn api<K>(client: &Client, namespace: Option<&str>) -> Api<K>
@@ -129,6 +129,65 @@ pub fn connections(
         run,
         ready: ready_when_synced(store),
     }
+}
+
+pub fn consumers(
+    client: &Client,
+    namespace: Option<&str>,
+    ctx: Arc<Context>,
+    concurrency: u16,
+    shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
+) -> Running {
+    let controller = Controller::new(
+        api::<RedshiftConsumer>(client, namespace),
+        watcher::Config::default(),
+    );
+    let store = controller.store();
+    let by_connection = store.clone();
+    let run = controller
+        // Its coordinates and password Secrets, put back when edited or deleted.
+        .owns(
+            api::<Secret>(client, namespace),
+            watcher::Config::default().labels(connection::MANAGED_BY_SELECTOR),
+        )
+        // A connection that becomes Ready (or changes) re-reconciles the consumers that use it.
+        .watches(
+            api::<RedshiftConnection>(client, namespace),
+            watcher::Config::default(),
+            move |conn| consumers_of(&by_connection, &conn),
+        )
+        .with_config(ControllerConfig::default().concurrency(concurrency))
+        .graceful_shutdown_on(shutdown)
+        .run(
+            |obj, ctx| {
+                observed("RedshiftConsumer", obj, ctx, |o, c| {
+                    consumer::reconcile(o, c).boxed()
+                })
+            },
+            consumer::error_policy,
+            ctx,
+        )
+        .for_each(|_| async {})
+        .boxed();
+    Running {
+        run,
+        ready: ready_when_synced(store),
+    }
+}
+
+/// The consumers in the connection's namespace that use that connection.
+pub fn consumers_of(
+    store: &Store<RedshiftConsumer>,
+    conn: &RedshiftConnection,
+) -> Vec<ObjectRef<RedshiftConsumer>> {
+    store
+        .state()
+        .into_iter()
+        .filter(|c| {
+            c.namespace() == conn.namespace() && c.spec.connection_ref.name == conn.name_any()
+        })
+        .map(|c| ObjectRef::from_obj(&*c))
+        .collect()
 }
 
 /// The integrations in the connection's namespace whose target is that connection.

@@ -111,6 +111,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         for running in [
             controllers::integrations(&client, ns, ctx.clone(), args.concurrency, stopped()),
             controllers::connections(&client, ns, ctx.clone(), args.concurrency, stopped()),
+            controllers::consumers(&client, ns, ctx.clone(), args.concurrency, stopped()),
         ] {
             runs.push(running.run);
             ready.push(running.ready);
