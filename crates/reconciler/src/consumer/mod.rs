@@ -16,6 +16,11 @@ mod sql;
 mod status;
 mod verify;
 
+#[cfg(test)]
+mod sim_tests;
+#[cfg(test)]
+mod tests;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -233,7 +238,17 @@ async fn converge(obj: &RedshiftConsumer, ctx: &Context) -> Result<ConsumerOutco
         ));
     }
     finalizer::ensure(&pipeline::api(ctx, obj), obj, FINALIZER).await?;
-    let (region, admin, facts) = match connection_side(ctx, obj, &connection).await {
+    provision(obj, ctx, &connection).await
+}
+
+/// Observe, plan, apply and verify against a Ready connection (the simulator tests start here).
+async fn provision(
+    obj: &RedshiftConsumer,
+    ctx: &Context,
+    connection: &RedshiftConnection,
+) -> Result<ConsumerOutcome> {
+    let serverless = connection.spec.serverless.is_some();
+    let (region, admin, facts) = match connection_side(ctx, obj, connection).await {
         Ok(side) => side,
         Err(e) => return Ok(Outcome::failed(e)),
     };
