@@ -16,6 +16,7 @@ pub mod objects;
 pub mod operator;
 pub mod operator_deployment;
 pub mod paths;
+pub mod pause;
 pub mod process;
 pub mod rbac;
 pub mod release;

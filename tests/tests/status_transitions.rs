@@ -9,7 +9,8 @@ use kube::api::{Api, PostParams};
 use serde_json::{json, Value};
 use zeroetl_api::connection::{Endpoint, WarehouseKindName};
 use zeroetl_api::integration::{
-    ImmutableSpec, IntegrationError, IntegrationSource, IntegrationTarget,
+    FailedTable, ImmutableSpec, IntegrationError, IntegrationSource, IntegrationTarget,
+    ReplicationStatus,
 };
 use zeroetl_api::{
     RedshiftConnection, RedshiftConnectionStatus, ZeroEtlIntegration, ZeroEtlIntegrationStatus,
@@ -59,6 +60,18 @@ fn full_integration_status() -> ZeroEtlIntegrationStatus {
             kms_key_id: Some("alias/zeroetl".into()),
             additional_encryption_context: Some([("team".to_string(), "a".to_string())].into()),
         }),
+        planned_actions: vec!["create integration orders".into()],
+        replication: Some(ReplicationStatus {
+            state: Some("CdcRefreshState".into()),
+            lag_ms: Some(1200),
+            tables_replicated: Some(3),
+            tables_failed: Some(1),
+            failed_tables: vec![FailedTable {
+                table: "orders.audit".into(),
+                reason: "unsupported type".into(),
+            }],
+            checked_at: Some("2027-01-15T08:00:00Z".into()),
+        }),
         conditions: ready(),
     }
 }
@@ -75,6 +88,7 @@ fn full_connection_status() -> RedshiftConnectionStatus {
         jdbc_url: Some("jdbc:redshift://analytics-wg.example:5439/dev".into()),
         case_sensitive: Some(true),
         last_verified_time: Some("2027-01-15T08:00:00Z".into()),
+        planned_actions: vec!["turn on enable_case_sensitive_identifier".into()],
         conditions: ready(),
     }
 }

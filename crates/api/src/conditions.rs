@@ -13,6 +13,8 @@ pub const SOURCE_READY: &str = "SourceReady";
 pub const TARGET_READY: &str = "TargetReady";
 pub const INTEGRATION_ACTIVE: &str = "IntegrationActive";
 pub const DESTINATION_DATABASE_READY: &str = "DestinationDatabaseReady";
+/// Replication health as Redshift reports it (informational: does not decide Ready).
+pub const REPLICATING: &str = "Replicating";
 
 // RedshiftConnection steps.
 pub const AUTHENTICATED: &str = "Authenticated";
@@ -39,6 +41,8 @@ pub mod reasons {
     pub const DELETING: &str = "Deleting";
     pub const NOT_STALLED: &str = "NotStalled";
     pub const IDLE: &str = "Idle";
+    /// An operator flag forbids what the spec asks.
+    pub const FORBIDDEN_BY_OPERATOR: &str = "ForbiddenByOperator";
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

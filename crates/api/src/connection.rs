@@ -27,6 +27,7 @@ use crate::schema::conditions_schema;
     printcolumn = r#"{"name":"Kind","type":"string","jsonPath":".status.kind"}"#,
     printcolumn = r#"{"name":"Reason","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].reason"}"#,
     printcolumn = r#"{"name":"Endpoint","type":"string","jsonPath":".status.endpoint.address"}"#,
+    printcolumn = r#"{"name":"Message","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].message","priority":1}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
 )]
 #[serde(rename_all = "camelCase")]
@@ -70,6 +71,11 @@ pub struct RedshiftConnectionSpec {
     /// database, jdbcUrl, region, namespaceArn, workgroup or cluster, role ARNs. Never credentials.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connection_secret: Option<LocalObjectRef>,
+
+    /// Manage (default): verify, and fix case sensitivity when asked. ObserveOnly: verify and report, never
+    /// change AWS. Plan: verify and write what Manage would change to status.plannedActions.
+    #[serde(default)]
+    pub management_policy: crate::integration::ManagementPolicy,
 }
 
 /// A Redshift Serverless workgroup (its namespace is the zero-ETL target).
@@ -218,9 +224,13 @@ pub struct RedshiftConnectionStatus {
     /// Whether enable_case_sensitive_identifier is on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub case_sensitive: Option<bool>,
-    /// When the connection was last verified end to end.
+    /// When the connection was last verified end to end (written at most hourly; a verification in between
+    /// costs no status write).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_verified_time: Option<String>,
+    /// With managementPolicy Plan: what Manage would change now, in words.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub planned_actions: Vec<String>,
     /// Ready, Reconciling, Stalled and the step conditions.
     #[serde(default)]
     #[schemars(schema_with = "conditions_schema")]

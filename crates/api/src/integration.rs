@@ -28,6 +28,7 @@ use crate::schema::{conditions_schema, immutable};
     printcolumn = r#"{"name":"State","type":"string","jsonPath":".status.state"}"#,
     printcolumn = r#"{"name":"Reason","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].reason"}"#,
     printcolumn = r#"{"name":"Integration","type":"string","jsonPath":".status.integrationArn","priority":1}"#,
+    printcolumn = r#"{"name":"Message","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].message","priority":1}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
 )]
 #[serde(rename_all = "camelCase")]
@@ -97,6 +98,21 @@ pub struct ZeroEtlIntegrationSpec {
     /// What happens to the AWS integration when this object is deleted: Delete (default) or Retain.
     #[serde(default)]
     pub deletion_policy: DeletionPolicy,
+
+    /// Manage (default): drive AWS toward this spec. ObserveOnly: track the integration and report its state
+    /// and drift, never change or delete anything in AWS. Plan: compute what Manage would do and write it to
+    /// status.plannedActions, change nothing.
+    #[serde(default)]
+    pub management_policy: ManagementPolicy,
+}
+
+/// How far the operator may go for an object.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum ManagementPolicy {
+    #[default]
+    Manage,
+    ObserveOnly,
+    Plan,
 }
 
 /// The zero-ETL source. Exactly one field is set.
@@ -234,10 +250,47 @@ pub struct ZeroEtlIntegrationStatus {
     /// asks for another integration, which the operator refuses (Stalled, ImmutableFieldChanged).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_with: Option<ImmutableSpec>,
+    /// With managementPolicy Plan: what Manage would do now, one action per entry, in words.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub planned_actions: Vec<String>,
+    /// Replication health as Redshift reports it (SVV_INTEGRATION), looked at now and then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replication: Option<ReplicationStatus>,
     /// Ready, Reconciling, Stalled and the step conditions.
     #[serde(default)]
     #[schemars(schema_with = "conditions_schema")]
     pub conditions: Vec<Condition>,
+}
+
+/// What Redshift reports about an integration's replication.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ReplicationStatus {
+    /// PendingDbConnectState, SchemaDiscoveryState, CdcRefreshState or ErrorState.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    /// Replication lag in milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lag_ms: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tables_replicated: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tables_failed: Option<i64>,
+    /// Tables that failed, with Redshift's reason (at most 20 are listed).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub failed_tables: Vec<FailedTable>,
+    /// When this was read (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checked_at: Option<String>,
+}
+
+/// A table Redshift failed to replicate.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub struct FailedTable {
+    /// `schema.table`.
+    pub table: String,
+    #[serde(default)]
+    pub reason: String,
 }
 
 /// An error AWS reports on an integration.
@@ -273,13 +326,48 @@ impl ZeroEtlIntegrationSpec {
 }
 
 impl ZeroEtlIntegration {
-    /// The AWS integration name: spec.integrationName, else metadata.name.
+    /// The AWS integration name: spec.integrationName, else [`default_integration_name`] of the namespace and
+    /// name.
     pub fn aws_name(&self) -> String {
-        self.spec
-            .integration_name
-            .clone()
-            .unwrap_or_else(|| self.metadata.name.clone().unwrap_or_default())
+        self.spec.integration_name.clone().unwrap_or_else(|| {
+            default_integration_name(
+                self.metadata.namespace.as_deref().unwrap_or_default(),
+                self.metadata.name.as_deref().unwrap_or_default(),
+            )
+        })
     }
+}
+
+/// `<namespace>-<name>` as a valid AWS integration name. Integration names are unique per account and
+/// region, and teams share accounts: two namespaces' `orders` must not collide. Characters AWS does not allow
+/// become hyphens (never two in a row), a name that starts with a digit gets a `z`, and a name over 63
+/// characters is cut to 54 plus a hyphen and 8 hex digits of a stable hash of the whole, so it stays unique.
+pub fn default_integration_name(namespace: &str, name: &str) -> String {
+    let whole = if namespace.is_empty() {
+        name.to_string()
+    } else {
+        format!("{namespace}-{name}")
+    };
+    let mut out = String::with_capacity(whole.len() + 1);
+    for c in whole.chars() {
+        let c = if c.is_ascii_alphanumeric() { c } else { '-' };
+        if c == '-' && (out.is_empty() || out.ends_with('-')) {
+            continue;
+        }
+        out.push(c);
+    }
+    let mut out = out.trim_end_matches('-').to_string();
+    if !out.starts_with(|c: char| c.is_ascii_alphabetic()) {
+        out.insert(0, 'z');
+    }
+    if out.len() > 63 {
+        let hash = whole.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+        let head = out[..54].trim_end_matches('-').to_string();
+        out = format!("{head}-{:08x}", hash as u32);
+    }
+    out
 }
 
 fn immutable_string(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
@@ -302,7 +390,40 @@ fn encryption_context_schema(_: &mut schemars::SchemaGenerator) -> schemars::Sch
 fn tags_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
     schemars::json_schema!({
         "type": "object",
-        "maxProperties": 50,
+        "maxProperties": crate::validation::USER_TAG_LIMIT,
         "additionalProperties": {"type": "string", "maxLength": 256}
     })
+}
+
+#[cfg(test)]
+mod name_tests {
+    use super::default_integration_name;
+
+    #[test]
+    fn default_names_are_valid_unique_per_namespace_and_bounded() {
+        assert_eq!(
+            default_integration_name("team-a", "orders"),
+            "team-a-orders"
+        );
+        assert_ne!(
+            default_integration_name("team-a", "orders"),
+            default_integration_name("team-b", "orders")
+        );
+        assert_eq!(
+            default_integration_name("team-a", "orders.v2"),
+            "team-a-orders-v2"
+        );
+        assert_eq!(default_integration_name("9lives", "x"), "z9lives-x");
+        assert_eq!(default_integration_name("", "orders"), "orders");
+        let long = default_integration_name(&"a".repeat(63), &"b".repeat(253));
+        assert_eq!(long.len(), 63);
+        assert_ne!(
+            long,
+            default_integration_name(&"a".repeat(63), &"c".repeat(253))
+        );
+        let pattern = regex::Regex::new(crate::patterns::INTEGRATION_NAME).unwrap();
+        for n in ["team-a-orders", "z9lives-x", long.as_str()] {
+            assert!(pattern.is_match(n), "{n}");
+        }
+    }
 }

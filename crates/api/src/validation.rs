@@ -256,11 +256,19 @@ pub fn validate_integration(obj: &ZeroEtlIntegration) -> Vec<FieldError> {
     e.0
 }
 
+/// Keys of the tags the operator puts on what it creates; users may not set them.
+pub const OWNER_TAG_PREFIX: &str = "zeroetl.dev/";
+/// AWS allows 50 tags per resource; the operator keeps 5 for its owner tags.
+pub const USER_TAG_LIMIT: usize = 45;
+
 fn validate_tags(e: &mut Problems, path: &str, tags: &BTreeMap<String, String>) {
-    if tags.len() > 50 {
+    if tags.len() > USER_TAG_LIMIT {
         e.add(
             path,
-            format!("has {} tags; at most 50 are allowed", tags.len()),
+            format!(
+                "has {} tags; at most {USER_TAG_LIMIT} are allowed (AWS allows 50 and the operator adds its owner tags)",
+                tags.len()
+            ),
         );
     }
     for (k, v) in tags {
@@ -271,6 +279,12 @@ fn validate_tags(e: &mut Problems, path: &str, tags: &BTreeMap<String, String>) 
             e.add(
                 path,
                 format!("tag key {k:?} may not start with aws: (reserved by AWS)"),
+            );
+        }
+        if k.to_ascii_lowercase().starts_with(OWNER_TAG_PREFIX) {
+            e.add(
+                path,
+                format!("tag key {k:?} may not start with {OWNER_TAG_PREFIX} (the operator's owner tags)"),
             );
         }
         if v.chars().count() > 256 {

@@ -15,7 +15,7 @@ pub enum Cli {
     /// Print the CustomResourceDefinitions as YAML.
     Crd,
     /// Run the controllers.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
 }
 
 #[derive(Args, Clone, Debug)]
@@ -67,6 +67,24 @@ pub struct RunArgs {
     /// uid.
     #[arg(long, env = "ZEROETL_CLUSTER_NAME", default_value = "")]
     pub cluster_name: String,
+
+    /// Seconds between full re-checks of a Ready object's prerequisites (source parameters, target policy and
+    /// case sensitivity, replication health): hand edits in AWS are found, and fixed in Fix mode, within this.
+    #[arg(long, env = "ZEROETL_DRIFT_INTERVAL", default_value_t = 600)]
+    pub drift_interval: u64,
+
+    /// Role ARN patterns (`*`, `?`) a RedshiftConnection may assume (spec.auth.assumeRole.roleArn); repeat the
+    /// flag or separate with commas. Empty: any. An object asking for another is Stalled/ForbiddenByOperator.
+    #[arg(long, env = "ZEROETL_ALLOWED_ASSUME_ROLE_ARNS", value_delimiter = ',')]
+    pub allowed_assume_role_arns: Vec<String>,
+
+    /// AWS accounts sources, targets and assumed roles may be in. Empty: any.
+    #[arg(long, env = "ZEROETL_ALLOWED_ACCOUNT_IDS", value_delimiter = ',')]
+    pub allowed_account_ids: Vec<String>,
+
+    /// Never reboot a source database, even when an object sets prerequisites.allowSourceReboot.
+    #[arg(long, env = "ZEROETL_FORBID_SOURCE_REBOOT", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub forbid_source_reboot: bool,
 
     /// Log format.
     #[arg(long, env = "ZEROETL_LOG_FORMAT", value_enum, default_value_t = LogFormat::Json)]

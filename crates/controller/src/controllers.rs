@@ -66,6 +66,7 @@ pub fn integrations(
         watcher::Config::default(),
     );
     let store = controller.store();
+    ctx.stores.add_integrations(store.clone());
     let by_connection = store.clone();
     let run = controller
         // A connection that changes (becomes Ready, breaks, gets a new namespace ARN) re-reconciles the
@@ -106,6 +107,7 @@ pub fn connections(
         watcher::Config::default(),
     );
     let store = controller.store();
+    ctx.stores.add_connections(store.clone());
     let run = controller
         // A published Secret that is edited or deleted is put back.
         .owns(

@@ -11,7 +11,9 @@ use tokio::sync::watch;
 use tracing::{error, info, warn};
 use zeroetl_reconciler::aws::{AwsClients, AwsSettings};
 use zeroetl_reconciler::k8s::Events;
+use zeroetl_reconciler::leadership::Leadership;
 use zeroetl_reconciler::metrics::Metrics;
+use zeroetl_reconciler::timing::LEASE_RENEW_DEADLINE;
 use zeroetl_reconciler::{Config, Context};
 
 mod cli;
@@ -37,7 +39,7 @@ fn main() -> anyhow::Result<()> {
         Cli::Run(args) => tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()?
-            .block_on(run(args)),
+            .block_on(run(*args)),
     }
 }
 
@@ -66,18 +68,33 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         "starting zeroetl-operator"
     );
 
+    let leadership = if args.leader_election {
+        Leadership::elected(LEASE_RENEW_DEADLINE)
+    } else {
+        Leadership::always()
+    };
     let elector = args.leader_election.then(|| {
-        leader::LeaderElector::new(client.clone(), &args.lease_namespace, &args.lease_name)
+        Arc::new(leader::LeaderElector::new(
+            client.clone(),
+            &args.lease_namespace,
+            &args.lease_name,
+            leadership.clone(),
+        ))
     });
+    let mut holding = None;
     if let Some(e) = &elector {
         // A standby is healthy and ready: were it not, a rolling update would wait forever for new pods that
         // cannot become leader while the old one runs. The leader is ready once its caches have synced.
         probes.ready.store(true, Ordering::Relaxed);
         info!(identity = e.identity(), "standing by for leadership");
-        tokio::select! {
-            _ = e.acquire() => probes.ready.store(false, Ordering::Relaxed),
+        let acquired = tokio::select! {
+            acquired = e.acquire() => acquired,
             _ = stopped() => return finish(server).await,
-        }
+        };
+        probes.ready.store(false, Ordering::Relaxed);
+        // Renewals start at once: nothing below (cache sync, API calls) may delay them past the deadline.
+        let e = e.clone();
+        holding = Some(tokio::spawn(async move { e.hold(acquired).await }));
     }
     metrics.leader.set(1);
 
@@ -93,11 +110,20 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
             default_region: args.region.clone(),
             connection_reverify_interval: args.connection_reverify_interval(),
             cluster_name: cluster_name(&client, &args.cluster_name).await?,
+            drift_interval: Duration::from_secs(args.drift_interval.max(1)),
+            guardrails: zeroetl_reconciler::guardrails::Guardrails {
+                allowed_assume_role_arns: args.allowed_assume_role_arns.clone(),
+                allowed_account_ids: args.allowed_account_ids.clone(),
+                forbid_source_reboot: args.forbid_source_reboot,
+            },
         },
         metrics: metrics.clone(),
         events: Events::new(client.clone(), "zeroetl-operator"),
         backoff: Default::default(),
-        leadership: Default::default(),
+        leadership,
+        locks: Default::default(),
+        stores: Default::default(),
+        rechecks: Default::default(),
     });
 
     let namespaces: Vec<Option<&str>> = if args.namespaces.is_empty() {
@@ -125,8 +151,8 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     });
 
     let lost_leadership = async {
-        match &elector {
-            Some(e) => e.hold().await,
+        match holding.as_mut() {
+            Some(hold) => hold.await,
             None => std::future::pending().await,
         }
     };
@@ -134,8 +160,12 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     tokio::pin!(controllers);
     tokio::select! {
         _ = &mut controllers => {}
-        _ = lost_leadership => {
-            error!("lost leadership; exiting so that a fresh process can campaign again");
+        end = lost_leadership => {
+            // hold() has recorded the loss (and a renewal task that died cannot renew): nothing acts from here.
+            ctx.leadership.lost();
+            metrics.leader.set(0);
+            let reason = end.map_or_else(|e| format!("the renewal task failed: {e}"), |end| end.to_string());
+            error!(%reason, "lost leadership; exiting so that a fresh process can campaign again");
             std::process::exit(1);
         }
         _ = stopped() => {
@@ -146,7 +176,12 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         }
     }
     if let Some(e) = &elector {
-        let _ = tokio::time::timeout(Duration::from_secs(1), e.release()).await;
+        // Renewals stop before the release, or they would take the released Lease back.
+        if let Some(hold) = &holding {
+            hold.abort();
+        }
+        e.release().await;
+        metrics.leader.set(0);
     }
     info!(aws_calls = metrics.aws_calls_total(), "stopped");
     finish(server).await

@@ -6,9 +6,13 @@ use std::time::Duration;
 
 use crate::aws::AwsClients;
 use crate::backoff::Backoff;
+use crate::guardrails::Guardrails;
 use crate::k8s::Events;
 use crate::leadership::Leadership;
+use crate::locks::KeyedLocks;
 use crate::metrics::Metrics;
+use crate::rechecks::Rechecks;
+use crate::stores::Stores;
 use crate::timing;
 
 #[derive(Clone, Debug)]
@@ -17,6 +21,10 @@ pub struct Config {
     pub default_region: String,
     /// How often a Ready RedshiftConnection is verified again end to end.
     pub connection_reverify_interval: Duration,
+    /// What an admin forbids, whatever the objects ask.
+    pub guardrails: Guardrails,
+    /// How often a Ready object's prerequisites are checked in full again (drift of hand edits in AWS).
+    pub drift_interval: Duration,
     /// Names this Kubernetes cluster in the owner tags of everything the operator creates
     /// (`--cluster-name`, by default the kube-system namespace's uid).
     pub cluster_name: String,
@@ -28,6 +36,8 @@ impl Default for Config {
             default_region: "us-east-1".into(),
             connection_reverify_interval: timing::CONNECTION_REVERIFY_DEFAULT,
             cluster_name: "test-cluster".into(),
+            drift_interval: timing::DRIFT_RECHECK_DEFAULT,
+            guardrails: Guardrails::default(),
         }
     }
 }
@@ -41,4 +51,10 @@ pub struct Context {
     pub backoff: Backoff,
     /// Asked before every AWS change and status write.
     pub leadership: Leadership,
+    /// Serializes read-modify-write of shared AWS documents (resource policies).
+    pub locks: Arc<KeyedLocks>,
+    /// The controllers' watch caches.
+    pub stores: Stores,
+    /// When each object was last checked in full.
+    pub rechecks: Rechecks,
 }

@@ -21,13 +21,17 @@ pub mod connection;
 pub mod consumer;
 pub mod context;
 pub mod error;
+pub mod guardrails;
 pub mod integration;
 pub mod k8s;
 pub mod leadership;
+pub mod locks;
 pub mod metrics;
 pub mod ownership;
 pub mod pipeline;
 pub mod progress;
+pub mod rechecks;
+pub mod stores;
 #[cfg(test)]
 mod testing;
 pub mod timing;

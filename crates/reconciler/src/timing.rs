@@ -8,6 +8,9 @@ use std::time::Duration;
 
 /// A Ready integration is described again this often (a hand edit or a failure in AWS shows up within it).
 pub const READY_RECHECK: Duration = Duration::from_secs(300);
+/// A Ready object's prerequisites (source parameters, target policy and case sensitivity, replication) are
+/// checked in full again this often by default (`--drift-interval`): hand edits in AWS are found within it.
+pub const DRIFT_RECHECK_DEFAULT: Duration = Duration::from_secs(600);
 /// A stalled object whose cause lies outside the spec (a reboot to do, a failed integration, a policy) is
 /// looked at this often, so a fix made outside the operator shows up without a spec change.
 pub const STALLED_RECHECK: Duration = Duration::from_secs(120);

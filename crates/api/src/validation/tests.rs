@@ -33,7 +33,16 @@ fn a_minimal_integration_is_valid_and_defaults_apply() {
         i.spec.deletion_policy,
         crate::integration::DeletionPolicy::Delete
     );
-    assert_eq!(i.aws_name(), "orders");
+    // The default AWS name carries the namespace (names are unique per account, namespaces share accounts).
+    let expected = match i.metadata.namespace.as_deref() {
+        Some(ns) => format!("{ns}-orders"),
+        None => "orders".to_string(),
+    };
+    assert_eq!(i.aws_name(), expected);
+    assert_eq!(
+        i.spec.management_policy,
+        crate::integration::ManagementPolicy::Manage
+    );
 }
 
 #[test]

@@ -102,3 +102,45 @@ pub(super) fn create_database(
         .push(name);
     Ok(())
 }
+
+/// `DROP DATABASE [IF EXISTS] x` (superusers). Inferred: a database still fed by an existing integration
+/// cannot be dropped; one whose integration is gone can.
+pub(super) fn drop_database(
+    world: &mut World,
+    s: &Session,
+    name: &str,
+    if_exists: bool,
+) -> Result<(), String> {
+    need_superuser(s, "drop database")?;
+    let feeding = {
+        let Some(w) = world
+            .region(&s.account, &s.region)
+            .and_then(|r| r.warehouses.get(&s.namespace_arn))
+        else {
+            return Err("ERROR: the data warehouse no longer exists".into());
+        };
+        match w.databases.get(name) {
+            None if if_exists => return Ok(()),
+            None => return Err(format!("ERROR: database \"{name}\" does not exist")),
+            Some(db) => db.integration_id.clone(),
+        }
+    };
+    if let Some(id) = feeding.filter(|id| world.integration_by_id(id).is_some()) {
+        return Err(format!(
+            "ERROR: database \"{name}\" is the destination of integration {id} and cannot be dropped while it exists"
+        ));
+    }
+    let Region {
+        warehouses,
+        databases,
+        ..
+    } = world.region_mut(&s.account, &s.region);
+    if let Some(w) = warehouses.get_mut(&s.namespace_arn) {
+        w.databases.remove(name);
+        w.bound.retain(|_, db| db != name);
+    }
+    if let Some(list) = databases.get_mut(&s.namespace_arn) {
+        list.retain(|d| d != name);
+    }
+    Ok(())
+}

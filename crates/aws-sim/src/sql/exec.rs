@@ -1,4 +1,4 @@
-//! Statements that change a warehouse: CREATE DATABASE [FROM INTEGRATION], CREATE/ALTER/DROP USER,
+//! Statements that change a warehouse: CREATE DATABASE [FROM INTEGRATION], DROP DATABASE, CREATE/ALTER/DROP USER,
 //! GRANT/REVOKE, ALTER DEFAULT PRIVILEGES, CREATE SCHEMA, CREATE TABLE. Error texts follow Redshift's
 //! (PostgreSQL's) wording where known; the README marks the inferred ones.
 
@@ -16,6 +16,9 @@ pub fn execute(world: &mut World, s: &Session, stmt: Stmt, text: &str) -> Result
     {
         return super::databases::create_database(world, s, name, integration, source_database);
     }
+    if let Stmt::DropDatabase { name, if_exists } = stmt {
+        return super::databases::drop_database(world, s, &name, if_exists);
+    }
     let Region {
         warehouses,
         db_users,
@@ -27,7 +30,7 @@ pub fn execute(world: &mut World, s: &Session, stmt: Stmt, text: &str) -> Result
         .ok_or("ERROR: the data warehouse no longer exists")?;
     let legacy_users = db_users.entry(s.namespace_arn.clone()).or_default();
     match stmt {
-        Stmt::CreateDatabase { .. } | Stmt::Select(_) => Ok(()),
+        Stmt::CreateDatabase { .. } | Stmt::DropDatabase { .. } | Stmt::Select(_) => Ok(()),
         Stmt::CreateUser {
             name,
             password,

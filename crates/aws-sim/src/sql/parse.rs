@@ -51,6 +51,10 @@ pub enum Stmt {
         integration: Option<String>,
         source_database: Option<String>,
     },
+    DropDatabase {
+        name: String,
+        if_exists: bool,
+    },
     CreateUser {
         name: String,
         password: Password,
@@ -83,7 +87,7 @@ pub enum Stmt {
     },
 }
 
-pub const SUPPORTED: &str = "aws-sim supports only SELECT (1, or columns of pg_user, pg_tables, pg_database, svv_schema_privileges, svv_database_privileges, svv_default_privileges, svv_relation_privileges, svv_integration, svv_integration_table_state, svv_table_info or a table, with WHERE column = 'literal' [AND …]), CREATE DATABASE … [FROM INTEGRATION '…' [DATABASE …]], CREATE/ALTER/DROP USER, GRANT/REVOKE on schemas, tables and databases, ALTER DEFAULT PRIVILEGES IN SCHEMA … GRANT/REVOKE SELECT ON TABLES, CREATE SCHEMA and CREATE TABLE";
+pub const SUPPORTED: &str = "aws-sim supports only SELECT (1, or columns of pg_user, pg_tables, pg_database, svv_schema_privileges, svv_database_privileges, svv_default_privileges, svv_relation_privileges, svv_integration, svv_integration_table_state, svv_table_info or a table, with WHERE column = 'literal' [AND …]), CREATE DATABASE … [FROM INTEGRATION '…' [DATABASE …]], DROP DATABASE, CREATE/ALTER/DROP USER, GRANT/REVOKE on schemas, tables and databases, ALTER DEFAULT PRIVILEGES IN SCHEMA … GRANT/REVOKE SELECT ON TABLES, CREATE SCHEMA and CREATE TABLE";
 
 struct Cursor {
     toks: Vec<Tok>,
@@ -218,6 +222,12 @@ pub fn parse(sql: &str) -> Result<Stmt, String> {
             }
         } else {
             return Err(unsupported(sql));
+        }
+    } else if c.kws(&["drop", "database"]) {
+        let if_exists = c.kws(&["if", "exists"]);
+        Stmt::DropDatabase {
+            name: c.ident()?,
+            if_exists,
         }
     } else if c.kws(&["drop", "user"]) {
         let if_exists = c.kws(&["if", "exists"]);

@@ -23,6 +23,7 @@ struct AssumedRoleInner {
     sts: aws_sdk_sts::Client,
     role_arn: String,
     external_id: Option<String>,
+    session_name: String,
     cached: Mutex<Option<Credentials>>,
 }
 
@@ -34,18 +35,18 @@ impl std::fmt::Debug for AssumedRole {
 }
 
 impl AssumedRole {
-    const SESSION_NAME: &'static str = "zeroetl-operator";
-
     pub(super) fn new(
         sts: aws_sdk_sts::Client,
         role_arn: String,
         external_id: Option<String>,
+        session_name: String,
     ) -> AssumedRole {
         AssumedRole {
             inner: Arc::new(AssumedRoleInner {
                 sts,
                 role_arn,
                 external_id,
+                session_name,
                 cached: Mutex::new(None),
             }),
         }
@@ -67,7 +68,7 @@ impl AssumedRole {
             .sts
             .assume_role()
             .role_arn(&self.inner.role_arn)
-            .role_session_name(Self::SESSION_NAME)
+            .role_session_name(&self.inner.session_name)
             .set_external_id(self.inner.external_id.clone())
             .send()
             .await

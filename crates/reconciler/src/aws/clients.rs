@@ -148,6 +148,7 @@ impl AwsClients {
             Identity::AssumeRole {
                 role_arn,
                 external_id,
+                session_name,
             } => {
                 // STS is called as the operator's own identity; its client is not counted twice in the cache.
                 let base = self.base_loader(region).await.load().await;
@@ -156,7 +157,12 @@ impl AwsClients {
                         .interceptor(CallCounter(self.metrics.clone()))
                         .build(),
                 );
-                let role = AssumedRole::new(sts, role_arn.clone(), external_id.clone());
+                let role = AssumedRole::new(
+                    sts,
+                    role_arn.clone(),
+                    external_id.clone(),
+                    session_name.clone(),
+                );
                 let config = self
                     .base_loader(region)
                     .await

@@ -9,4 +9,4 @@ mod identity;
 
 pub use clients::{AwsClients, AwsSettings, Clients};
 pub use error::{classify, incomplete, not_found, sdk_error, AwsErrorKind};
-pub use identity::Identity;
+pub use identity::{session_name, Identity};

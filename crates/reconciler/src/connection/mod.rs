@@ -70,6 +70,12 @@ async fn converge(obj: &RedshiftConnection, ctx: &Context) -> Result<ConnectionO
             summarize(&errors),
         ));
     }
+    if let Some(message) = ctx.config.guardrails.connection(&obj.spec) {
+        return Ok(Outcome::refused(
+            conditions::reasons::FORBIDDEN_BY_OPERATOR,
+            message,
+        ));
+    }
     let interval = ctx.config.connection_reverify_interval;
     let now = Utc::now();
     let region = obj
@@ -86,7 +92,14 @@ async fn converge(obj: &RedshiftConnection, ctx: &Context) -> Result<ConnectionO
     }
 
     let namespace = obj.namespace().unwrap_or_default();
-    let clients = match identity::resolve(&ctx.client, &namespace, Some(&obj.spec.auth)).await {
+    let clients = match identity::resolve(
+        &ctx.client,
+        &namespace,
+        &obj.name_any(),
+        Some(&obj.spec.auth),
+    )
+    .await
+    {
         Ok(identity) => ctx.aws.clients(&region, &identity).await,
         Err(e) => Err(e),
     };

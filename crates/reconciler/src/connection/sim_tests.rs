@@ -162,6 +162,7 @@ async fn the_right_external_id_reaches_the_partner_warehouse() {
     let sim = sim().await;
     let aws = factory(&sim);
     let role = Identity::AssumeRole {
+        session_name: "zeroetl-sim-partner".into(),
         role_arn: PARTNER_ROLE.into(),
         external_id: Some("zeroetl-demo-external-id".into()),
     };
@@ -198,6 +199,7 @@ async fn the_right_external_id_reaches_the_partner_warehouse() {
 async fn a_wrong_external_id_is_access_denied_before_any_other_call() {
     let sim = sim().await;
     let wrong = Identity::AssumeRole {
+        session_name: "zeroetl-sim-partner".into(),
         role_arn: PARTNER_ROLE.into(),
         external_id: Some("not-the-external-id".into()),
     };

@@ -108,6 +108,21 @@ impl AwsIntegration {
     }
 }
 
+/// What Redshift says about an integration's replication (SVV_INTEGRATION and friends).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ReplicationState {
+    /// The database the integration feeds, once one is bound to it.
+    pub target_database: Option<String>,
+    pub state: Option<String>,
+    pub lag_ms: Option<i64>,
+    pub tables_replicated: Option<i64>,
+    pub tables_failed: Option<i64>,
+    /// `schema.table` and Redshift's reason, for tables in state Failed.
+    pub failed_tables: Vec<(String, String)>,
+    /// Whether a database named as spec.destinationDatabase exists in the warehouse; `None`: not asked.
+    pub wanted_database_exists: Option<bool>,
+}
+
 /// Where the target namespace comes from.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum TargetRef {

@@ -28,6 +28,7 @@ use super::observed::TargetRef;
 use super::plan::reasons;
 use crate::aws::Clients;
 use crate::k8s::Notice;
+use crate::ownership::Owner;
 use crate::pipeline;
 use crate::progress::Progress;
 use crate::testing;
@@ -76,6 +77,7 @@ fn orders_spec() -> ZeroEtlIntegrationSpec {
             source_database: None,
         }),
         deletion_policy: Default::default(),
+        management_policy: Default::default(),
     }
 }
 
@@ -95,6 +97,7 @@ fn analytics_connection() -> RedshiftConnection {
             staging: None,
             case_sensitive_identifiers: Default::default(),
             connection_secret: None,
+            management_policy: Default::default(),
         },
     );
     let ready = zeroetl_api::conditions::Decided::new(READY, Status::True, "Reconciled", "ok");
@@ -167,8 +170,11 @@ impl Driver {
     /// error leaves the status as it was, as a failed reconcile does.
     async fn try_pass(&mut self) -> crate::Result<Passed> {
         let obj = self.object();
+        let owner = Owner::of(&obj, "sim-tests");
         let seen = observe::observe_aws(
             &obj,
+            &owner,
+            false,
             Observation {
                 target_ref: self.target_ref(),
                 connection: self.connection.clone(),
@@ -177,10 +183,12 @@ impl Driver {
                 integration: None,
                 source: Observed::Skipped,
                 target: Observed::Skipped,
+                replication: Observed::Skipped,
+                locks: Default::default(),
             },
         )
         .await?;
-        let outcome = super::act(&obj, &seen).await;
+        let outcome = super::act(&obj, &owner, &seen).await;
         let next = pipeline::next_status(
             obj.status.as_ref(),
             Some(self.generation),
@@ -525,8 +533,7 @@ async fn mutable_fields_change_in_place_and_tags_follow_the_spec() {
         "same ARN"
     );
 
-    // A rename is in place too.
-    d.name = "orders-v2".into();
+    // A rename is in place too (the object keeps its own name; spec.integrationName is the AWS name).
     d.spec.integration_name = Some("orders-v2".into());
     d.generation += 1;
     d.until_ready().await;

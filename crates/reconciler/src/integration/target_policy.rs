@@ -9,6 +9,56 @@ const SERVICE_PRINCIPAL: &str = "redshift.amazonaws.com";
 const AUTHORIZE_ACTION: &str = "redshift:AuthorizeInboundIntegration";
 const CREATE_ACTION: &str = "redshift:CreateInboundIntegration";
 
+/// The grants one source needs on one target: its ARN (whose partition the principals use), the account
+/// CreateIntegration runs in, and the scope that names the statements this operator adds (the cluster name:
+/// two clusters sharing a target never remove each other's statements).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Grant<'a> {
+    pub source_arn: &'a str,
+    pub account: &'a str,
+    pub scope: &'a str,
+}
+
+impl Grant<'_> {
+    /// `aws`, `aws-cn` or `aws-us-gov`, from the source ARN.
+    fn partition(&self) -> &str {
+        self.source_arn
+            .split(':')
+            .nth(1)
+            .filter(|p| !p.is_empty())
+            .unwrap_or("aws")
+    }
+
+    fn root(&self) -> String {
+        format!("arn:{}:iam::{}:root", self.partition(), self.account)
+    }
+
+    fn source_sid(&self) -> String {
+        format!(
+            "ZeroEtlAuthorizeSource{:016x}",
+            fnv(&[self.scope, self.source_arn])
+        )
+    }
+
+    fn account_sid(&self) -> String {
+        format!(
+            "ZeroEtlCreateInbound{}{:08x}",
+            self.account,
+            fnv(&[self.scope]) as u32
+        )
+    }
+}
+
+/// A stable FNV-1a hash (Sids allow only letters and digits).
+fn fnv(parts: &[&str]) -> u64 {
+    parts
+        .iter()
+        .flat_map(|p| p.bytes().chain([0]))
+        .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        })
+}
+
 /// What the current policy lacks.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PolicyGaps {
@@ -22,15 +72,16 @@ impl PolicyGaps {
     }
 
     /// The missing grants in words, for TargetReady in Verify mode.
-    pub fn describe(&self, source_arn: &str, account: &str) -> String {
+    pub fn describe(&self, grant: &Grant) -> String {
         let mut missing = Vec::new();
         if !self.source_authorized {
             missing.push(format!(
-                "{AUTHORIZE_ACTION} for {SERVICE_PRINCIPAL} with aws:SourceArn {source_arn}"
+                "{AUTHORIZE_ACTION} for {SERVICE_PRINCIPAL} with aws:SourceArn {}",
+                grant.source_arn
             ));
         }
         if !self.account_authorized {
-            missing.push(format!("{CREATE_ACTION} for arn:aws:iam::{account}:root"));
+            missing.push(format!("{CREATE_ACTION} for {}", grant.root()));
         }
         format!(
             "the namespace resource policy does not allow {}",
@@ -40,12 +91,12 @@ impl PolicyGaps {
 }
 
 /// Reads which of the two grants `policy` (the namespace's policy document, if any) already makes.
-pub fn gaps(policy: Option<&str>, source_arn: &str, account: &str) -> PolicyGaps {
+pub fn gaps(policy: Option<&str>, grant: &Grant) -> PolicyGaps {
     let statements = policy
         .and_then(parse)
         .map(|p| statements(&p))
         .unwrap_or_default();
-    let root = format!("arn:aws:iam::{account}:root");
+    let (source_arn, account, root) = (grant.source_arn, grant.account, grant.root());
     PolicyGaps {
         source_authorized: statements.iter().any(|s| {
             allows(s, AUTHORIZE_ACTION)
@@ -70,18 +121,13 @@ pub fn gaps(policy: Option<&str>, source_arn: &str, account: &str) -> PolicyGaps
 pub fn merged(
     policy: Option<&str>,
     namespace_arn: &str,
-    source_arn: &str,
-    account: &str,
+    grant: &Grant,
 ) -> Result<Option<String>, String> {
-    let found = gaps(policy, source_arn, account);
+    let found = gaps(policy, grant);
     if found.complete() {
         return Ok(None);
     }
-    let mut document = match policy {
-        Some(text) => parse(text)
-            .ok_or_else(|| "the namespace's resource policy is not a JSON object".to_string())?,
-        None => json!({"Version": "2012-10-17", "Statement": []}),
-    };
+    let mut document = document(policy)?;
     let mut list = statements(&document);
     let mut ensure = |sid: String, statement: Value| match list
         .iter_mut()
@@ -91,7 +137,7 @@ pub fn merged(
         None => list.push(statement),
     };
     if !found.source_authorized {
-        let sid = source_sid(source_arn);
+        let sid = grant.source_sid();
         ensure(
             sid.clone(),
             json!({
@@ -100,37 +146,68 @@ pub fn merged(
                 "Principal": {"Service": SERVICE_PRINCIPAL},
                 "Action": AUTHORIZE_ACTION,
                 "Resource": namespace_arn,
-                "Condition": {"StringEquals": {"aws:SourceArn": source_arn}}
+                "Condition": {"StringEquals": {"aws:SourceArn": grant.source_arn}}
             }),
         );
     }
     if !found.account_authorized {
-        let sid = format!("ZeroEtlCreateInbound{account}");
+        let sid = grant.account_sid();
         ensure(
             sid.clone(),
             json!({
                 "Sid": sid,
                 "Effect": "Allow",
-                "Principal": {"AWS": format!("arn:aws:iam::{account}:root")},
+                "Principal": {"AWS": grant.root()},
                 "Action": CREATE_ACTION,
                 "Resource": namespace_arn
             }),
         );
     }
-    let object = document.as_object_mut().expect("parse returns objects");
+    Ok(Some(with_statements(document_mut(&mut document), list)))
+}
+
+/// The policy without the statements this operator added for `grant`'s source (and for its account unless
+/// `keep_account`), or `None` when there is nothing of ours to remove. Statements of anyone else stay.
+pub fn without(
+    policy: Option<&str>,
+    grant: &Grant,
+    keep_account: bool,
+) -> Result<Option<String>, String> {
+    let Some(text) = policy else {
+        return Ok(None);
+    };
+    let mut document = document(Some(text))?;
+    let ours = |s: &Value| {
+        let sid = s.get("Sid").and_then(Value::as_str);
+        sid == Some(grant.source_sid().as_str())
+            || (!keep_account && sid == Some(grant.account_sid().as_str()))
+    };
+    let all = statements(&document);
+    if !all.iter().any(ours) {
+        return Ok(None);
+    }
+    let kept: Vec<Value> = all.into_iter().filter(|s| !ours(s)).collect();
+    Ok(Some(with_statements(document_mut(&mut document), kept)))
+}
+
+fn document(policy: Option<&str>) -> Result<Value, String> {
+    match policy {
+        Some(text) => parse(text)
+            .ok_or_else(|| "the namespace's resource policy is not a JSON object".to_string()),
+        None => Ok(json!({"Version": "2012-10-17", "Statement": []})),
+    }
+}
+
+fn document_mut(document: &mut Value) -> &mut serde_json::Map<String, Value> {
+    document.as_object_mut().expect("parse returns objects")
+}
+
+fn with_statements(object: &mut serde_json::Map<String, Value>, list: Vec<Value>) -> String {
     object
         .entry("Version")
         .or_insert_with(|| json!("2012-10-17"));
     object.insert("Statement".into(), Value::Array(list));
-    Ok(Some(document.to_string()))
-}
-
-/// A Sid unique to the source (Sids allow only letters and digits): a stable FNV-1a hash of the ARN.
-fn source_sid(source_arn: &str) -> String {
-    let hash = source_arn.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    });
-    format!("ZeroEtlAuthorizeSource{hash:016x}")
+    Value::Object(object.clone()).to_string()
 }
 
 fn parse(text: &str) -> Option<Value> {
@@ -162,7 +239,7 @@ fn allows(statement: &Value, action: &str) -> bool {
     statement.get("Effect").and_then(Value::as_str) == Some("Allow")
         && strings(statement.get("Action"))
             .iter()
-            .any(|a| glob(&a.to_ascii_lowercase(), &action.to_ascii_lowercase()))
+            .any(|a| wildcard(&a.to_ascii_lowercase(), &action.to_ascii_lowercase()))
 }
 
 /// The statement is limited to this source by an `aws:SourceArn` condition (exact or wildcard).
@@ -181,14 +258,14 @@ fn source_condition_matches(statement: &Value, source_arn: &str) -> bool {
         let wanted = strings(Some(wanted));
         match operator.as_str() {
             "StringEquals" | "ArnEquals" => wanted.iter().any(|w| w == source_arn),
-            "StringLike" | "ArnLike" => wanted.iter().any(|w| glob(w, source_arn)),
+            "StringLike" | "ArnLike" => wanted.iter().any(|w| wildcard(w, source_arn)),
             _ => false,
         }
     })
 }
 
 /// IAM wildcards: `*` any run, `?` one character.
-fn glob(pattern: &str, text: &str) -> bool {
+pub fn wildcard(pattern: &str, text: &str) -> bool {
     let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
     let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
     while ti < t.len() {
@@ -217,18 +294,21 @@ mod tests {
     const NS: &str = "arn:aws:redshift-serverless:us-east-1:111111111111:namespace/3f1c2a9e-5b7d-4e21-9c3a-1a2b3c4d5e01";
     const SRC: &str = "arn:aws:rds:us-east-1:111111111111:cluster:orders-aurora";
     const ACCOUNT: &str = "111111111111";
+    const G: Grant = Grant {
+        source_arn: SRC,
+        account: ACCOUNT,
+        scope: "cluster-1",
+    };
 
     #[test]
     fn empty_policy_gets_both_statements() {
-        let text = merged(None, NS, SRC, ACCOUNT)
-            .unwrap()
-            .expect("a policy to put");
-        assert!(gaps(Some(&text), SRC, ACCOUNT).complete());
+        let text = merged(None, NS, &G).unwrap().expect("a policy to put");
+        assert!(gaps(Some(&text), &G).complete());
         let doc: Value = serde_json::from_str(&text).unwrap();
         assert_eq!(doc["Statement"].as_array().unwrap().len(), 2);
         assert_eq!(doc["Version"], "2012-10-17");
         // Applying again changes nothing.
-        assert_eq!(merged(Some(&text), NS, SRC, ACCOUNT).unwrap(), None);
+        assert_eq!(merged(Some(&text), NS, &G).unwrap(), None);
     }
 
     #[test]
@@ -237,9 +317,13 @@ mod tests {
             "Sid": "PartnerRead", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::222222222222:root"},
             "Action": "redshift:DescribeInboundIntegrations", "Resource": NS}})
         .to_string();
-        let first = merged(Some(&foreign), NS, SRC, ACCOUNT).unwrap().unwrap();
+        let first = merged(Some(&foreign), NS, &G).unwrap().unwrap();
         let other = "arn:aws:rds:us-east-1:111111111111:db:inventory-mysql";
-        let second = merged(Some(&first), NS, other, ACCOUNT).unwrap().unwrap();
+        let other_grant = Grant {
+            source_arn: other,
+            ..G
+        };
+        let second = merged(Some(&first), NS, &other_grant).unwrap().unwrap();
         let doc: Value = serde_json::from_str(&second).unwrap();
         let sids: Vec<_> = doc["Statement"]
             .as_array()
@@ -249,10 +333,7 @@ mod tests {
             .collect();
         assert_eq!(sids.len(), 4, "{sids:?}");
         assert_eq!(sids[0], "PartnerRead");
-        assert!(
-            gaps(Some(&second), SRC, ACCOUNT).complete()
-                && gaps(Some(&second), other, ACCOUNT).complete()
-        );
+        assert!(gaps(Some(&second), &G).complete() && gaps(Some(&second), &other_grant).complete());
     }
 
     #[test]
@@ -262,13 +343,17 @@ mod tests {
              "Condition": {"ArnLike": {"aws:SourceArn": "arn:aws:rds:us-east-1:111111111111:cluster:*"}}},
             {"Effect": "Allow", "Principal": {"AWS": "111111111111"}, "Action": "redshift:CreateInboundIntegration"}]})
         .to_string();
-        assert_eq!(merged(Some(&by_hand), NS, SRC, ACCOUNT).unwrap(), None);
+        assert_eq!(merged(Some(&by_hand), NS, &G).unwrap(), None);
         // The wildcard does not cover instances, so only the source statement is added.
         let inst = "arn:aws:rds:us-east-1:111111111111:db:x";
-        let g = gaps(Some(&by_hand), inst, ACCOUNT);
+        let inst_grant = Grant {
+            source_arn: inst,
+            ..G
+        };
+        let g = gaps(Some(&by_hand), &inst_grant);
         assert!(!g.source_authorized && g.account_authorized);
         assert!(g
-            .describe(inst, ACCOUNT)
+            .describe(&inst_grant)
             .contains("aws:SourceArn arn:aws:rds:us-east-1:111111111111:db:x"));
     }
 
@@ -279,15 +364,60 @@ mod tests {
              "Condition": {"StringEquals": {"aws:SourceArn": SRC}}},
             {"Effect": "Allow", "Principal": {"Service": "redshift.amazonaws.com"}, "Action": AUTHORIZE_ACTION}]})
         .to_string();
-        let g = gaps(Some(&deny), SRC, ACCOUNT);
+        let g = gaps(Some(&deny), &G);
         assert!(!g.source_authorized && !g.account_authorized);
         assert!(g
-            .describe(SRC, ACCOUNT)
+            .describe(&G)
             .contains("nor redshift:CreateInboundIntegration"));
     }
 
     #[test]
+    fn removal_takes_only_our_statements_and_keeps_the_account_grant_while_needed() {
+        let foreign = json!({"Statement": [{"Sid": "PartnerRead", "Effect": "Allow",
+            "Principal": {"AWS": "arn:aws:iam::222222222222:root"}, "Action": "redshift:DescribeInboundIntegrations", "Resource": NS}]})
+        .to_string();
+        let both = merged(Some(&foreign), NS, &G).unwrap().unwrap();
+        let other = Grant {
+            source_arn: "arn:aws:rds:us-east-1:111111111111:db:inventory-mysql",
+            ..G
+        };
+        let three = merged(Some(&both), NS, &other).unwrap().unwrap();
+        let less = without(Some(&three), &G, true).unwrap().unwrap();
+        assert!(!gaps(Some(&less), &G).source_authorized);
+        assert!(
+            gaps(Some(&less), &other).complete(),
+            "the other source keeps both grants"
+        );
+        let none = without(Some(&less), &other, false).unwrap().unwrap();
+        let doc: Value = serde_json::from_str(&none).unwrap();
+        assert_eq!(doc["Statement"].as_array().unwrap().len(), 1);
+        assert_eq!(doc["Statement"][0]["Sid"], "PartnerRead");
+        assert_eq!(without(Some(&none), &other, false).unwrap(), None);
+        // Another cluster's statements for the same source are not ours to remove.
+        let theirs = Grant {
+            scope: "cluster-2",
+            ..G
+        };
+        assert_eq!(without(Some(&both), &theirs, false).unwrap(), None);
+    }
+
+    #[test]
+    fn principals_follow_the_partition_of_the_source() {
+        let cn = Grant {
+            source_arn: "arn:aws-cn:rds:cn-north-1:111111111111:cluster:orders",
+            ..G
+        };
+        let text = merged(None, NS, &cn).unwrap().unwrap();
+        assert!(text.contains("arn:aws-cn:iam::111111111111:root"), "{text}");
+        assert!(gaps(Some(&text), &cn).complete());
+        assert!(
+            !gaps(Some(&text), &G).account_authorized,
+            "aws root is another principal"
+        );
+    }
+
+    #[test]
     fn a_policy_that_is_not_json_is_an_error() {
-        assert!(merged(Some("not json"), NS, SRC, ACCOUNT).is_err());
+        assert!(merged(Some("not json"), NS, &G).is_err());
     }
 }

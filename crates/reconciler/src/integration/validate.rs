@@ -6,6 +6,8 @@ use zeroetl_api::integration::{ZeroEtlIntegrationSpec, ZeroEtlIntegrationStatus}
 use zeroetl_api::validation::summarize;
 use zeroetl_api::{validate_integration, ZeroEtlIntegration};
 
+use crate::guardrails::Guardrails;
+
 /// Why the operator refuses a spec: the Stalled reason and the message.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Refusal {
@@ -13,12 +15,18 @@ pub struct Refusal {
     pub message: String,
 }
 
-pub fn validate(obj: &ZeroEtlIntegration) -> Result<(), Refusal> {
+pub fn validate(obj: &ZeroEtlIntegration, guardrails: &Guardrails) -> Result<(), Refusal> {
     let errors = validate_integration(obj);
     if !errors.is_empty() {
         return Err(Refusal {
             reason: reasons::INVALID_SPEC,
             message: summarize(&errors),
+        });
+    }
+    if let Some(message) = guardrails.integration(&obj.spec) {
+        return Err(Refusal {
+            reason: reasons::FORBIDDEN_BY_OPERATOR,
+            message,
         });
     }
     let status = obj.status.clone().unwrap_or_default();

@@ -11,7 +11,7 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::Api;
 use zeroetl_api::connection::ConnectionAuth;
 
-use crate::aws::Identity;
+use crate::aws::{session_name, Identity};
 use crate::error::{Error, Result};
 use crate::timing;
 
@@ -21,11 +21,12 @@ pub const INVALID_ACCESS_KEY_SECRET: &str = "InvalidAccessKeySecret";
 const DEFAULT_ACCESS_KEY_ID_KEY: &str = "AWS_ACCESS_KEY_ID";
 const DEFAULT_SECRET_ACCESS_KEY_KEY: &str = "AWS_SECRET_ACCESS_KEY";
 
-/// The identity `auth` asks for, in `namespace`. No auth (or one with neither a role nor keys): the
-/// operator's own identity.
+/// The identity `auth` asks for, declared by the object `namespace/name` (an assumed role's session is named
+/// after it). No auth (or one with neither a role nor keys): the operator's own identity.
 pub async fn resolve(
     client: &kube::Client,
     namespace: &str,
+    name: &str,
     auth: Option<&ConnectionAuth>,
 ) -> Result<Identity> {
     let Some(auth) = auth else {
@@ -35,6 +36,7 @@ pub async fn resolve(
         return Ok(Identity::AssumeRole {
             role_arn: role.role_arn.clone(),
             external_id: role.external_id.clone(),
+            session_name: session_name(namespace, name),
         });
     }
     let Some(reference) = &auth.access_key_secret_ref else {

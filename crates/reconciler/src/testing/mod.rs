@@ -99,5 +99,8 @@ pub fn context(api: &FakeApi, sim: &SimHandle) -> Arc<Context> {
         events: Events::new(client, "zeroetl-operator"),
         backoff: Default::default(),
         leadership: Default::default(),
+        locks: Default::default(),
+        stores: Default::default(),
+        rechecks: Default::default(),
     })
 }

@@ -8,7 +8,7 @@ use zeroetl_api::connection::Endpoint;
 use super::{account_of, is_on, CaseSensitivityChange, Warehouse, CASE_SENSITIVE_PARAMETER};
 use crate::aws::Clients;
 use crate::aws::{incomplete, not_found, sdk_error, AwsErrorKind};
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 /// Resolves a cluster by identifier (DescribeClusters, DescribeClusterParameters).
 pub async fn by_cluster(c: &Clients, id: &str) -> Result<Warehouse> {
@@ -185,6 +185,18 @@ pub(super) async fn enable_case_sensitivity(
                 .map_err(|e| sdk_error("redshift", "ModifyCluster", e))?;
             name
         } else {
+            // Never change a group other clusters use: their owners did not ask for it.
+            let others = clusters_using(c, &state.group, id).await?;
+            if !others.is_empty() {
+                return Err(Error::terminal(
+                    "ParameterGroupShared",
+                    format!(
+                        "cluster parameter group {} is also used by {}; the operator does not change a group other clusters use. Set {CASE_SENSITIVE_PARAMETER}=true in it yourself, or give {id} its own group",
+                        state.group,
+                        others.join(", ")
+                    ),
+                ));
+            }
             set_parameter(c, &state.group).await?;
             state.group.clone()
         };
@@ -204,6 +216,30 @@ pub(super) async fn enable_case_sensitivity(
         .await
         .map_err(|e| sdk_error("redshift", "RebootCluster", e))?;
     Ok(CaseSensitivityChange::Rebooting)
+}
+
+/// The other clusters attached to the parameter group `group`.
+async fn clusters_using(c: &Clients, group: &str, except: &str) -> Result<Vec<String>> {
+    let mut others = Vec::new();
+    let mut clusters = c
+        .redshift
+        .describe_clusters()
+        .max_records(100)
+        .into_paginator()
+        .items()
+        .send();
+    while let Some(cluster) = clusters.next().await {
+        let cluster = cluster.map_err(|e| sdk_error("redshift", "DescribeClusters", e))?;
+        let id = cluster.cluster_identifier().unwrap_or_default();
+        let uses = cluster
+            .cluster_parameter_groups()
+            .iter()
+            .any(|g| g.parameter_group_name() == Some(group));
+        if uses && id != except {
+            others.push(format!("cluster {id}"));
+        }
+    }
+    Ok(others)
 }
 
 async fn group_family(c: &Clients, group: &str) -> Result<String> {

@@ -14,7 +14,8 @@ const RA3_ARN: &str =
     "arn:aws:redshift:us-east-1:111111111111:namespace:8d2e4f6a-0b1c-4d3e-8f5a-6b7c8d9e0f02";
 const STAGING_ROLE: &str = "arn:aws:iam::111111111111:role/redshift-staging";
 
-/// The sample estate with one more cluster, `plain-ra3`, left on `default.redshift-2.0`.
+/// The sample estate with more clusters: `plain-ra3`, left on `default.redshift-2.0`, and `shared-a` and
+/// `shared-b` sharing the custom group `shared-group` with case sensitivity off.
 async fn sim() -> SimHandle {
     let mut yaml: serde_json::Value =
         serde_json::to_value(testing::sample_estate()).expect("estate as JSON");
@@ -23,6 +24,14 @@ async fn sim() -> SimHandle {
         .and_then(serde_json::Value::as_array_mut)
         .expect("the sample estate has provisioned clusters");
     clusters.push(serde_json::json!({"id": "plain-ra3", "nodeType": "ra3.xlplus", "numberOfNodes": 2, "encrypted": true, "port": 5439}));
+    for id in ["shared-a", "shared-b"] {
+        clusters.push(serde_json::json!({"id": id, "nodeType": "ra3.xlplus", "numberOfNodes": 2, "encrypted": true, "port": 5439, "parameterGroup": "shared-group"}));
+    }
+    yaml.pointer_mut("/accounts/0/regions/us-east-1/clusterParameterGroups")
+        .and_then(serde_json::Value::as_array_mut)
+        .expect("the sample estate has cluster parameter groups")
+        .push(serde_json::json!({"name": "shared-group", "family": "redshift-2.0", "description": "two clusters",
+            "parameters": {"enable_case_sensitive_identifier": "false"}}));
     testing::sim_with(serde_json::from_value(yaml).expect("estate")).await
 }
 
@@ -188,4 +197,25 @@ async fn a_cluster_on_a_default_group_gets_its_own_group_and_waits_for_a_reboot(
     )
     .await;
     assert_eq!(sim.counts().get("redshift:RebootCluster"), Some(&1));
+}
+
+#[tokio::test]
+async fn a_parameter_group_other_clusters_use_is_never_changed() {
+    let sim = sim().await;
+    let c = testing::operator_clients(&sim).await;
+    let w = by_cluster(&c, "shared-a").await.expect("resolves");
+    assert!(!w.case_sensitive);
+    let refused = enable_case_sensitivity(&c, &w, false)
+        .await
+        .expect_err("the group is shared");
+    assert_eq!(refused.reason(), "ParameterGroupShared");
+    assert!(
+        refused.to_string().contains("cluster shared-b"),
+        "{refused}"
+    );
+    assert_eq!(
+        sim.counts().get("redshift:ModifyClusterParameterGroup"),
+        None,
+        "the shared group is left as it is"
+    );
 }

@@ -3,15 +3,17 @@
 //! condition.
 
 mod integration;
+mod policy;
 mod source;
 
 use crate::aws::data_api::{execute_and_wait, StatementEnd};
-use crate::aws::{sdk_error, AwsErrorKind, Clients};
+use crate::aws::{AwsErrorKind, Clients};
 use crate::error::{Error, Result};
 use crate::integration::observe::Observation;
 use crate::integration::observed::{AwsIntegration, SourceState, TargetState};
 use crate::integration::plan::{Action, CreateDatabase, TargetAction};
 use crate::k8s::Notice;
+use crate::locks::KeyedLocks;
 use crate::timing;
 use crate::warehouse::{self, CaseSensitivityChange};
 
@@ -33,6 +35,7 @@ pub async fn run(seen: &Observation, actions: &[Action]) -> (Applied, Option<(Ac
         target_clients: &seen.target_clients,
         source: seen.source.seen(),
         target: seen.target.seen(),
+        locks: &seen.locks,
     };
     run_with(&world, actions).await
 }
@@ -40,6 +43,7 @@ pub async fn run(seen: &Observation, actions: &[Action]) -> (Applied, Option<(Ac
 /// Runs deletion's actions, as the operator's own identity.
 pub async fn run_deletion(
     clients: &Clients,
+    locks: &KeyedLocks,
     actions: &[Action],
 ) -> (Applied, Option<(Action, Error)>) {
     let world = World {
@@ -47,6 +51,7 @@ pub async fn run_deletion(
         target_clients: clients,
         source: None,
         target: None,
+        locks,
     };
     run_with(&world, actions).await
 }
@@ -57,6 +62,7 @@ struct World<'a> {
     target_clients: &'a Clients,
     source: Option<&'a SourceState>,
     target: Option<&'a TargetState>,
+    locks: &'a KeyedLocks,
 }
 
 async fn run_with(w: &World<'_>, actions: &[Action]) -> (Applied, Option<(Action, Error)>) {
@@ -67,10 +73,11 @@ async fn run_with(w: &World<'_>, actions: &[Action]) -> (Applied, Option<(Action
                 Some(s) => source::source_action(w.source_clients, s, a, &mut applied).await,
                 None => Err(internal("a source action without an observed source")),
             },
-            Action::Target(a) => match w.target {
-                Some(t) => target_action(w.target_clients, t, a, &mut applied).await,
+            Action::Target(TargetAction::EnableCaseSensitivity) => match w.target {
+                Some(t) => enable_case_sensitivity(w.target_clients, t, &mut applied).await,
                 None => Err(internal("a target action without an observed target")),
             },
+            Action::Target(a) => policy::change(w.target_clients, w.locks, a, &mut applied).await,
             Action::Integration(a) => {
                 integration::integration_action(w.source_clients, a, &mut applied).await
             }
@@ -90,6 +97,23 @@ fn internal(message: &str) -> Error {
 /// `CREATE DATABASE … FROM INTEGRATION`. A database that already exists (an earlier attempt that finished
 /// after its pass stopped waiting) counts as created.
 async fn create_database(c: &Clients, db: &CreateDatabase, applied: &mut Applied) -> Result<()> {
+    if db.replace_stale {
+        match execute_and_wait(c, &db.target, &db.drop_sql(), timing::CREATE_DATABASE_DEADLINE).await? {
+            StatementEnd::Finished => applied.changes.push(Notice::normal(
+                "DroppedStaleDatabase",
+                format!(
+                    "dropped Redshift database {}: it was made for an integration that no longer exists",
+                    db.name
+                ),
+            )),
+            other => {
+                return Err(create_database_failed(
+                    &db.name,
+                    &format!("dropping the stale database first: {other:?}"),
+                ))
+            }
+        }
+    }
     match execute_and_wait(c, &db.target, &db.sql(), timing::CREATE_DATABASE_DEADLINE).await? {
         StatementEnd::Finished => {}
         StatementEnd::Failed(why) if why.to_ascii_lowercase().contains("already exists") => {}
@@ -129,43 +153,28 @@ fn create_database_failed(name: &str, why: &str) -> Error {
     }
 }
 
-async fn target_action(
+async fn enable_case_sensitivity(
     c: &Clients,
     t: &TargetState,
-    action: &TargetAction,
     applied: &mut Applied,
 ) -> Result<()> {
-    match action {
-        TargetAction::PutResourcePolicy {
-            namespace_arn,
-            policy,
-        } => {
-            c.redshift
-                .put_resource_policy()
-                .resource_arn(namespace_arn)
-                .policy(policy)
-                .send()
-                .await
-                .map_err(|e| sdk_error("redshift", "PutResourcePolicy", e))?;
-            applied.changes.push(Notice::normal(
-                "AuthorizedSource",
-                format!("merged zero-ETL statements into the resource policy of {namespace_arn}"),
-            ));
+    // The target belongs to the team's warehouse: never reboot it from here (the plan reports it).
+    let change = warehouse::enable_case_sensitivity(c, &t.warehouse, false).await?;
+    let what = t.warehouse.describe();
+    let note = match change {
+        CaseSensitivityChange::AlreadyOn => return Ok(()),
+        CaseSensitivityChange::Applied => {
+            format!("turned on enable_case_sensitive_identifier on {what}")
         }
-        TargetAction::EnableCaseSensitivity => {
-            // The target belongs to the team's warehouse: never reboot it from here (the plan reports it).
-            let change = warehouse::enable_case_sensitivity(c, &t.warehouse, false).await?;
-            let what = t.warehouse.describe();
-            let note = match change {
-                CaseSensitivityChange::AlreadyOn => return Ok(()),
-                CaseSensitivityChange::Applied => format!("turned on enable_case_sensitive_identifier on {what}"),
-                CaseSensitivityChange::RebootRequired => format!("set enable_case_sensitive_identifier on {what}; it takes effect after a reboot"),
-                CaseSensitivityChange::Rebooting => format!("set enable_case_sensitive_identifier on {what}; rebooting"),
-            };
-            applied
-                .changes
-                .push(Notice::normal("EnabledCaseSensitivity", note));
+        CaseSensitivityChange::RebootRequired => format!(
+            "set enable_case_sensitive_identifier on {what}; it takes effect after a reboot"
+        ),
+        CaseSensitivityChange::Rebooting => {
+            format!("set enable_case_sensitive_identifier on {what}; rebooting")
         }
-    }
+    };
+    applied
+        .changes
+        .push(Notice::normal("EnabledCaseSensitivity", note));
     Ok(())
 }

@@ -3,8 +3,9 @@
 //! with its resource policy. The plan decides everything from what is gathered here.
 
 mod integration;
+mod replication;
 mod source;
-mod target;
+pub mod target;
 
 use std::sync::Arc;
 
@@ -16,11 +17,15 @@ use zeroetl_api::{RedshiftConnection, ZeroEtlIntegration};
 
 pub use integration::{aws_integration, find_integration, tags};
 
-use super::observed::{AwsIntegration, Observed, SourceState, TargetRef, TargetState};
+use super::observed::{
+    AwsIntegration, Observed, ReplicationState, SourceState, TargetRef, TargetState,
+};
 use super::plan::{self, Input};
 use crate::aws::{Clients, Identity};
 use crate::error::{Error, Result};
 use crate::k8s::identity;
+use crate::locks::KeyedLocks;
+use crate::ownership::{self, Owner};
 use crate::Context;
 
 /// Everything one pass saw, and the clients to act with.
@@ -35,11 +40,20 @@ pub struct Observation {
     pub integration: Option<AwsIntegration>,
     pub source: Observed<SourceState>,
     pub target: Observed<TargetState>,
+    /// Replication health and the destination database's binding (full checks only).
+    pub replication: Observed<ReplicationState>,
+    /// The operator's per-resource locks (shared policy documents are changed one writer at a time).
+    pub locks: Arc<KeyedLocks>,
 }
 
 impl Observation {
     /// The plan's input for this observation.
-    pub fn input<'a>(&'a self, obj: &'a ZeroEtlIntegration, name: &'a str) -> Input<'a> {
+    pub fn input<'a>(
+        &'a self,
+        obj: &'a ZeroEtlIntegration,
+        name: &'a str,
+        owner: &'a Owner,
+    ) -> Input<'a> {
         Input {
             spec: &obj.spec,
             name,
@@ -49,6 +63,10 @@ impl Observation {
             source: &self.source,
             target: &self.target,
             integration: self.integration.as_ref(),
+            replication: &self.replication,
+            owner,
+            adopt: ownership::adoption_requested(obj),
+            policy: obj.spec.management_policy,
             now: chrono::Utc::now(),
         }
     }
@@ -60,19 +78,34 @@ static EMPTY_STATUS: std::sync::LazyLock<zeroetl_api::ZeroEtlIntegrationStatus> 
 /// Looks at everything the plan needs for a live object.
 pub async fn observe(obj: &ZeroEtlIntegration, ctx: &Context) -> Result<Observation> {
     let namespace = obj.namespace().unwrap_or_default();
-    let (target_ref, connection) = target_ref(&ctx.client, &namespace, &obj.spec).await?;
+    let (target_ref, connection) = target_ref(ctx, &namespace, &obj.spec).await?;
     let region = region(&obj.spec, &ctx.config.default_region);
     let source_clients = ctx.aws.clients(&region, &Identity::Default).await?;
     let connection_spec = connection.as_ref().map(|c| &c.spec);
-    let target_identity =
-        identity::resolve(&ctx.client, &namespace, connection_spec.map(|s| &s.auth)).await?;
+    // The connection declares the target identity: the session is named after it.
+    let declared_by = connection
+        .as_ref()
+        .map(|c| c.name_any())
+        .unwrap_or_default();
+    let target_identity = identity::resolve(
+        &ctx.client,
+        &namespace,
+        &declared_by,
+        connection_spec.map(|s| &s.auth),
+    )
+    .await?;
     let target_region = connection_spec
         .and_then(|s| s.region.clone())
         .unwrap_or_else(|| region.clone());
     let target_clients = ctx.aws.clients(&target_region, &target_identity).await?;
 
+    let recheck_due = ctx
+        .rechecks
+        .due(&obj.uid().unwrap_or_default(), ctx.config.drift_interval);
     observe_aws(
         obj,
+        &Owner::of(obj, &ctx.config.cluster_name),
+        recheck_due,
         Observation {
             target_ref,
             connection,
@@ -81,13 +114,22 @@ pub async fn observe(obj: &ZeroEtlIntegration, ctx: &Context) -> Result<Observat
             integration: None,
             source: Observed::Skipped,
             target: Observed::Skipped,
+            replication: Observed::Skipped,
+            locks: ctx.locks.clone(),
         },
     )
     .await
 }
 
 /// The AWS half of [`observe`], given the target reference and the clients (the simulator tests start here).
-pub async fn observe_aws(obj: &ZeroEtlIntegration, mut seen: Observation) -> Result<Observation> {
+/// `recheck_due`: the slow re-check of every prerequisite (drift) is due, so a settled object is looked at
+/// fully too.
+pub async fn observe_aws(
+    obj: &ZeroEtlIntegration,
+    owner: &Owner,
+    recheck_due: bool,
+    mut seen: Observation,
+) -> Result<Observation> {
     let status = obj.status.clone().unwrap_or_default();
     let name = obj.aws_name();
     seen.integration = find_integration(
@@ -96,19 +138,27 @@ pub async fn observe_aws(obj: &ZeroEtlIntegration, mut seen: Observation) -> Res
         &name,
     )
     .await?;
-    if plan::prerequisites_settled(
-        &obj.spec,
-        &status,
-        obj.metadata.generation,
-        seen.integration.as_ref(),
-    ) {
+    if let Some(found) = &seen.integration {
+        if plan::ownership_refusal_of(&seen.input(obj, &name, owner), found).is_some() {
+            // Not this object's: its source and target are none of its business.
+            return Ok(seen);
+        }
+    }
+    if !recheck_due
+        && plan::prerequisites_settled(
+            &obj.spec,
+            &status,
+            obj.metadata.generation,
+            seen.integration.as_ref(),
+        )
+    {
         // A steady state costs one DescribeIntegrations.
         return Ok(seen);
     }
     seen.source = source::observe_source(&seen.source_clients, &obj.spec).await?;
     // The target is looked at once the source is ready (nothing on it changes before), or when an existing
     // integration may need the warehouse for its database.
-    let source_ready = plan::plan(&seen.input(obj, &name))
+    let source_ready = plan::plan(&seen.input(obj, &name, owner))
         .conditions
         .iter()
         .any(|c| c.type_ == SOURCE_READY && c.status == zeroetl_api::conditions::Status::True);
@@ -122,11 +172,32 @@ pub async fn observe_aws(obj: &ZeroEtlIntegration, mut seen: Observation) -> Res
             .await?;
         }
     }
+    if let (Some(found), Observed::Seen(target)) = (&seen.integration, &seen.target) {
+        if found.status == aws_sdk_rds::types::IntegrationStatus::Active {
+            let statement_target = plan::statement_target(
+                seen.connection.as_ref().map(|c| &c.spec),
+                &target.warehouse,
+            );
+            let wanted = obj
+                .spec
+                .destination_database
+                .as_ref()
+                .map(|d| d.name.as_str());
+            seen.replication = replication::observe_replication(
+                &seen.target_clients,
+                &statement_target,
+                found,
+                wanted,
+            )
+            .await?;
+        }
+    }
     Ok(seen)
 }
 
-/// What deleting needs: the operator's clients in the integration's region and the integration this object
-/// owns, if AWS still has it. Found by name only when it joins the spec's source: never someone else's.
+/// What deleting needs: the operator's clients in the integration's region and the integration by stored
+/// ARN or by name, if AWS still has it (whether it is this object's is the plan's decision). Nothing created
+/// and nothing found: one read.
 pub async fn observe_deletion(
     obj: &ZeroEtlIntegration,
     ctx: &Context,
@@ -140,12 +211,8 @@ pub async fn observe_deletion(
         .filter(|r| !r.is_empty())
         .unwrap_or_else(|| region(&obj.spec, &ctx.config.default_region));
     let clients = ctx.aws.clients(&region, &Identity::Default).await?;
-    let found = find_integration(&clients, status.integration_arn.as_deref(), &obj.aws_name())
-        .await?
-        .filter(|i| {
-            status.integration_arn.as_deref() == Some(i.arn.as_str())
-                || plan::source_matches(&obj.spec.source, &i.source_arn)
-        });
+    let found =
+        find_integration(&clients, status.integration_arn.as_deref(), &obj.aws_name()).await?;
     Ok((clients, found))
 }
 
@@ -171,8 +238,10 @@ pub fn region(spec: &ZeroEtlIntegrationSpec, default_region: &str) -> String {
 }
 
 /// The target namespace ARN, straight from the spec or from a Ready RedshiftConnection, which is also returned.
+/// The connection is read from the watch cache when there is one (a thousand integrations on one connection
+/// cost no API call), else with a GET.
 pub async fn target_ref(
-    client: &kube::Client,
+    ctx: &Context,
     namespace: &str,
     spec: &ZeroEtlIntegrationSpec,
 ) -> Result<(TargetRef, Option<RedshiftConnection>)> {
@@ -185,8 +254,14 @@ pub async fn target_ref(
             "spec.target names neither a namespaceArn nor a connectionRef",
         ));
     };
-    let api: Api<RedshiftConnection> = Api::namespaced(client.clone(), namespace);
-    let Some(connection) = api.get_opt(&reference.name).await? else {
+    let found = match ctx.stores.connection(namespace, &reference.name) {
+        Some(cached) => cached.map(|c| (*c).clone()),
+        None => {
+            let api: Api<RedshiftConnection> = Api::namespaced(ctx.client.clone(), namespace);
+            api.get_opt(&reference.name).await?
+        }
+    };
+    let Some(connection) = found else {
         let message = format!(
             "RedshiftConnection {} does not exist in namespace {namespace}",
             reference.name

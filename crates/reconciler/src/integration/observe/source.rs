@@ -101,6 +101,16 @@ pub async fn observe_source(
             }
         }
     };
+    // An ARN names an account, a region and a partition; the identifier alone would find a same-named
+    // database in the operator's own account. Only the very database the ARN names is the source.
+    if let Some(arn) = &spec.source.arn {
+        if !source.arn.eq_ignore_ascii_case(arn) {
+            return Ok(Observed::NotFound(format!(
+                "spec.source.arn is {arn}, but the operator's account in {} has {} under that name; the operator only uses the database an ARN names (another account or region needs an operator there)",
+                c.region, source.arn
+            )));
+        }
+    }
     let cluster_group = source.kind == SourceKind::Cluster;
     source.group = read_group(c, cluster_group, &source.group.name)
         .await?

@@ -34,22 +34,27 @@ pub async fn observe_target(
             warehouse.namespace_arn
         )));
     }
-    let policy = match c
+    let policy = resource_policy(c, namespace_arn).await?;
+    Ok(Observed::Seen(TargetState { warehouse, policy }))
+}
+
+/// The namespace's resource policy document, if it has one.
+pub async fn resource_policy(c: &Clients, namespace_arn: &str) -> Result<Option<String>> {
+    match c
         .redshift
         .get_resource_policy()
         .resource_arn(namespace_arn)
         .send()
         .await
     {
-        Ok(out) => out
+        Ok(out) => Ok(out
             .resource_policy()
             .and_then(|p| p.policy())
             .map(str::to_string)
-            .filter(|p| !p.trim().is_empty()),
+            .filter(|p| !p.trim().is_empty())),
         Err(e) => match sdk_error("redshift", "GetResourcePolicy", e) {
-            e if e.is_aws(AwsErrorKind::NotFound) => None,
-            e => return Err(e),
+            e if e.is_aws(AwsErrorKind::NotFound) => Ok(None),
+            e => Err(e),
         },
-    };
-    Ok(Observed::Seen(TargetState { warehouse, policy }))
+    }
 }

@@ -39,9 +39,23 @@ pub struct ParameterChange {
 /// A change on the target warehouse.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum TargetAction {
-    PutResourcePolicy {
+    /// Merge the statements authorizing `source_arn` (and its `account`) into the namespace's resource policy,
+    /// under the target's lock, re-reading it first and verifying it after.
+    AuthorizeSource {
         namespace_arn: String,
-        policy: String,
+        source_arn: String,
+        account: String,
+        /// Names the statements this operator adds (the cluster name).
+        scope: String,
+    },
+    /// Remove the statements this operator added for `source_arn` (and for its account unless
+    /// `keep_account`): the last object that needed them is gone.
+    Deauthorize {
+        namespace_arn: String,
+        source_arn: String,
+        account: String,
+        scope: String,
+        keep_account: bool,
     },
     EnableCaseSensitivity,
 }
@@ -83,10 +97,17 @@ pub struct CreateDatabase {
     pub source_database: Option<String>,
     /// Where and as whom the statement runs.
     pub target: DataApiTarget,
+    /// A database of that name made by this object for an integration since recreated is dropped first.
+    pub replace_stale: bool,
 }
 
 impl CreateDatabase {
     /// The statement. Names are validated identifiers; quoting keeps their case with case sensitivity on.
+    /// Drops the stale database of the same name (see `replace_stale`).
+    pub fn drop_sql(&self) -> String {
+        format!("DROP DATABASE \"{}\"", self.name)
+    }
+
     pub fn sql(&self) -> String {
         let mut sql = format!(
             "CREATE DATABASE \"{}\" FROM INTEGRATION '{}'",
@@ -115,6 +136,79 @@ impl Action {
             Action::Target(_) => TARGET_READY,
             Action::Integration(_) => INTEGRATION_ACTIVE,
             Action::Database(_) => DESTINATION_DATABASE_READY,
+        }
+    }
+}
+
+impl Action {
+    /// The action in words, for `status.plannedActions` (managementPolicy Plan).
+    pub fn describe(&self) -> String {
+        match self {
+            Action::Source(SourceAction::CreateGroup { name, family, .. }) => {
+                format!("create parameter group {name} ({family})")
+            }
+            Action::Source(SourceAction::SetParameters { group, parameters }) => {
+                let list: Vec<String> = parameters
+                    .iter()
+                    .map(|p| format!("{}={}", p.name, p.value))
+                    .collect();
+                format!("set {} in parameter group {group}", list.join(", "))
+            }
+            Action::Source(SourceAction::AttachGroup { group }) => {
+                format!("attach parameter group {group} to the source")
+            }
+            Action::Source(SourceAction::Reboot { instance }) => format!("reboot {instance}"),
+            Action::Target(TargetAction::AuthorizeSource {
+                namespace_arn,
+                source_arn,
+                ..
+            }) => format!("authorize {source_arn} in the resource policy of {namespace_arn}"),
+            Action::Target(TargetAction::Deauthorize {
+                namespace_arn,
+                source_arn,
+                ..
+            }) => format!(
+                "remove the grants for {source_arn} from the resource policy of {namespace_arn}"
+            ),
+            Action::Target(TargetAction::EnableCaseSensitivity) => {
+                "turn on enable_case_sensitive_identifier on the target".to_string()
+            }
+            Action::Integration(IntegrationAction::Create {
+                name,
+                source_arn,
+                target_arn,
+                ..
+            }) => format!("create integration {name} from {source_arn} to {target_arn}"),
+            Action::Integration(IntegrationAction::Modify {
+                arn,
+                name,
+                data_filter,
+                description,
+            }) => {
+                let mut what = Vec::new();
+                if let Some(n) = name {
+                    what.push(format!("name to {n}"));
+                }
+                if let Some(f) = data_filter {
+                    what.push(format!("data filter to {f:?}"));
+                }
+                if description.is_some() {
+                    what.push("description".to_string());
+                }
+                format!("change the {} of {arn}", what.join(", "))
+            }
+            Action::Integration(IntegrationAction::Tag { arn, add, remove }) => format!(
+                "tag {arn}: set {}, remove {}",
+                add.keys().cloned().collect::<Vec<_>>().join(", "),
+                remove.join(", ")
+            ),
+            Action::Integration(IntegrationAction::Delete { arn, .. }) => {
+                format!("delete integration {arn}")
+            }
+            Action::Database(db) if db.replace_stale => {
+                format!("run: {}; {}", db.drop_sql(), db.sql())
+            }
+            Action::Database(db) => format!("run: {}", db.sql()),
         }
     }
 }

@@ -7,9 +7,12 @@ use std::time::Duration;
 use aws_sdk_rds::types::IntegrationStatus;
 use zeroetl_api::conditions::{find, is_valid_reason, INTEGRATION_ACTIVE};
 
+use zeroetl_api::integration::ManagementPolicy;
+
 use super::actions::{Action, IntegrationAction};
 use super::{reasons, Input, Step, DEFAULT_DATA_FILTER};
 use crate::integration::observed::AwsIntegration;
+use crate::ownership::{self, Ownership};
 use crate::timing;
 
 pub(super) fn plan_integration(
@@ -45,7 +48,22 @@ pub(super) fn plan_integration(
                 None,
             );
         };
+        if input.policy == ManagementPolicy::ObserveOnly {
+            return (
+                Step::stalled(
+                    INTEGRATION_ACTIVE,
+                    reasons::NOT_FOUND,
+                    format!(
+                        "integration {} does not exist in AWS; managementPolicy ObserveOnly never creates one",
+                        input.name
+                    ),
+                ),
+                None,
+            );
+        }
         let spec = input.spec;
+        let mut tags = spec.tags.clone().unwrap_or_default();
+        tags.extend(input.owner.tags());
         actions.push(Action::Integration(IntegrationAction::Create {
             name: input.name.to_string(),
             source_arn: source_arn.to_string(),
@@ -54,7 +72,7 @@ pub(super) fn plan_integration(
             additional_encryption_context: spec.additional_encryption_context.clone(),
             data_filter: spec.data_filter.clone(),
             description: spec.description.clone(),
-            tags: spec.tags.clone().unwrap_or_default(),
+            tags,
         }));
         return (
             Step::working(
@@ -68,7 +86,8 @@ pub(super) fn plan_integration(
     };
 
     // Found by stored ARN or by name: ours only if it joins the same source and target.
-    let adoptable = source_arn.is_none_or(|s| s == found.source_arn)
+    // RDS stores identifiers in lower case: compare source ARNs the way AWS does.
+    let adoptable = source_arn.is_none_or(|s| s.eq_ignore_ascii_case(&found.source_arn))
         && target_arn.is_none_or(|t| t == found.target_arn);
     if !adoptable {
         return (
@@ -93,6 +112,38 @@ pub(super) fn plan_integration(
     )
 }
 
+/// Whether a found integration may be managed (or, with ObserveOnly, tracked) by this object. `Some(step)`:
+/// it may not, and nothing else is planned — not even on the source or target, which belong to its owner's
+/// story. Found by the ARN in status and untagged: made by an operator version before owner tags, ours.
+pub(super) fn ownership_refusal(input: &Input, found: &AwsIntegration) -> Option<Step> {
+    let stored = input.status.integration_arn.as_deref() == Some(found.arn.as_str());
+    match input.owner.ownership(&found.tags) {
+        Ownership::Ours | Ownership::OursUnderAnotherUid => None,
+        _ if input.policy == ManagementPolicy::ObserveOnly => None,
+        Ownership::Untagged if stored || input.adopt => None,
+        Ownership::Untagged => Some(Step::stalled(
+            INTEGRATION_ACTIVE,
+            reasons::ADOPTION_REQUIRED,
+            format!(
+                "integration {} ({}) exists in AWS but was not created by zeroetl-operator; to manage it, annotate this object with {}=true (it is then tagged as this object's), or choose another spec.integrationName",
+                found.name,
+                found.arn,
+                ownership::ADOPT_ANNOTATION
+            ),
+        )),
+        Ownership::Foreign(owner) => Some(Step::stalled(
+            INTEGRATION_ACTIVE,
+            reasons::OWNED_BY_ANOTHER,
+            format!(
+                "integration {} ({}) belongs to {}; this object leaves it alone. Choose another spec.integrationName",
+                found.name,
+                found.arn,
+                owner.describe()
+            ),
+        )),
+    }
+}
+
 fn integration_state_step(
     input: &Input,
     found: &AwsIntegration,
@@ -108,7 +159,8 @@ fn integration_state_step(
             .collect::<Vec<_>>()
             .join("; ")
     };
-    if found.status != IntegrationStatus::Deleting {
+    let observe_only = input.policy == ManagementPolicy::ObserveOnly;
+    if found.status != IntegrationStatus::Deleting && !observe_only {
         if let Some(tag) = tag_change(input, found) {
             actions.push(Action::Integration(tag));
         }
@@ -124,6 +176,31 @@ fn integration_state_step(
     };
     match &found.status {
         IntegrationStatus::Active => match modification(input, found) {
+            Some(IntegrationAction::Modify {
+                name: new_name,
+                data_filter,
+                description,
+                ..
+            }) if observe_only => {
+                let mut drift = Vec::new();
+                if let Some(n) = new_name {
+                    drift.push(format!("the spec names it {n}"));
+                }
+                if let Some(f) = data_filter {
+                    drift.push(format!("the spec's data filter is {f:?}"));
+                }
+                if description.is_some() {
+                    drift.push("the spec's description differs".to_string());
+                }
+                Step::done(
+                    INTEGRATION_ACTIVE,
+                    reasons::ACTIVE_WITH_DRIFT,
+                    format!(
+                        "integration {name} is active; it differs from the spec ({}), which managementPolicy ObserveOnly does not correct",
+                        drift.join("; ")
+                    ),
+                )
+            }
             Some(modify) => {
                 actions.push(Action::Integration(modify));
                 Step::working(
@@ -224,17 +301,28 @@ fn modification(input: &Input, found: &AwsIntegration) -> Option<IntegrationActi
 
 /// Tags are managed only when the spec has a `tags` map; then AWS matches it exactly (AWS's own `aws:` tags
 /// aside).
+/// The owner tags are always there (added on adoption, fixed after a restore); the user's tags are managed
+/// only when the spec has a `tags` map, and then AWS matches it exactly — AWS's own `aws:` tags and the
+/// operator's owner tags aside, which a `spec.tags` edit never removes.
 fn tag_change(input: &Input, found: &AwsIntegration) -> Option<IntegrationAction> {
-    let wanted = input.spec.tags.as_ref()?;
+    let mut wanted = input.spec.tags.clone().unwrap_or_default();
+    wanted.extend(input.owner.tags());
     let add: BTreeMap<String, String> = wanted
         .iter()
         .filter(|(k, v)| found.tags.get(*k) != Some(*v))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
+    let managed = input.spec.tags.is_some();
     let remove: Vec<String> = found
         .tags
         .keys()
-        .filter(|k| !wanted.contains_key(*k) && !k.to_ascii_lowercase().starts_with("aws:"))
+        .filter(|k| {
+            let lower = k.to_ascii_lowercase();
+            managed
+                && !wanted.contains_key(*k)
+                && !lower.starts_with("aws:")
+                && !lower.starts_with(ownership::TAG_PREFIX)
+        })
         .cloned()
         .collect();
     (!add.is_empty() || !remove.is_empty()).then(|| IntegrationAction::Tag {

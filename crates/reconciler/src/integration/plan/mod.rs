@@ -17,24 +17,33 @@ mod target;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use zeroetl_api::arn::{SourceArn, SourceKind};
+use zeroetl_api::arn::SourceArn;
 use zeroetl_api::conditions::{is_true, Decided, Status, SOURCE_READY, TARGET_READY};
 use zeroetl_api::integration::{
-    IntegrationSource, ZeroEtlIntegrationSpec, ZeroEtlIntegrationStatus,
+    ManagementPolicy, ZeroEtlIntegrationSpec, ZeroEtlIntegrationStatus,
 };
 use zeroetl_api::RedshiftConnectionSpec;
 
 pub use actions::{
     Action, CreateDatabase, IntegrationAction, ParameterChange, SourceAction, TargetAction,
 };
-pub use delete::{plan_delete, DeletePlan};
+pub use delete::{deletes_in_aws, plan_delete, DeletePlan, StillNeeded};
 pub use source::derived_group_name;
 
-use super::observed::{AwsIntegration, Observed, SourceState, TargetRef, TargetState};
+use super::observed::{
+    AwsIntegration, Observed, ReplicationState, SourceState, TargetRef, TargetState,
+};
+use crate::ownership::Owner;
 use crate::progress::Progress;
 use crate::timing;
-use database::{database_spec_problem, plan_database};
-use integration::plan_integration;
+pub use database::statement_target;
+use database::{database_spec_problem, plan_database, plan_replication};
+use integration::{ownership_refusal, plan_integration};
+
+/// Whether this object may not manage (or track) `found`: the step that says why.
+pub fn ownership_refusal_of(input: &Input, found: &AwsIntegration) -> Option<Decided> {
+    ownership_refusal(input, found).map(|s| s.condition)
+}
 use source::plan_source;
 use target::plan_target;
 
@@ -55,6 +64,13 @@ pub struct Input<'a> {
     pub target: &'a Observed<TargetState>,
     /// The integration found by stored ARN or by name, if any.
     pub integration: Option<&'a AwsIntegration>,
+    /// Redshift's view of the integration's replication (full checks only).
+    pub replication: &'a Observed<ReplicationState>,
+    /// The object, as the owner tags name it.
+    pub owner: &'a Owner,
+    /// The user asked to adopt an integration the operator did not create.
+    pub adopt: bool,
+    pub policy: ManagementPolicy,
     pub now: DateTime<Utc>,
 }
 
@@ -69,6 +85,21 @@ impl Input<'_> {
                 .arn
                 .clone()
                 .or_else(|| self.status.source_arn.clone()),
+        }
+    }
+
+    /// The prerequisite modes in effect: ObserveOnly verifies, whatever the spec says.
+    pub fn source_mode(&self) -> zeroetl_api::integration::PrerequisiteMode {
+        match self.policy {
+            ManagementPolicy::ObserveOnly => zeroetl_api::integration::PrerequisiteMode::Verify,
+            _ => self.spec.prerequisites.source,
+        }
+    }
+
+    pub fn target_mode(&self) -> zeroetl_api::integration::PrerequisiteMode {
+        match self.policy {
+            ManagementPolicy::ObserveOnly => zeroetl_api::integration::PrerequisiteMode::Verify,
+            _ => self.spec.prerequisites.target,
         }
     }
 
@@ -99,6 +130,8 @@ pub struct ObservedStatus {
     pub target_arn: Option<String>,
     /// The integration that is ours: found and matching (adopted), with its AWS state.
     pub integration: Option<AwsIntegration>,
+    /// Redshift's view of its replication, when read this pass.
+    pub replication: Option<ReplicationState>,
 }
 
 /// How one step ended.
@@ -169,31 +202,19 @@ pub fn prerequisites_settled(
         && is_true(&status.conditions, TARGET_READY)
 }
 
-/// Whether a found integration's source is the one the spec names (used before deleting one found by name).
-pub fn source_matches(source: &IntegrationSource, source_arn: &str) -> bool {
-    if let Some(arn) = &source.arn {
-        return arn == source_arn;
-    }
-    let Some(parsed) = SourceArn::parse(source_arn) else {
-        return false;
-    };
-    match (
-        &source.db_cluster_identifier,
-        &source.db_instance_identifier,
-    ) {
-        (Some(id), _) => parsed.kind == SourceKind::Cluster && &parsed.identifier == id,
-        // An instance identifier may name an Aurora member, whose cluster is the real source: the name was
-        // checked when the integration was adopted, so accept both kinds.
-        (_, Some(id)) => &parsed.identifier == id || parsed.kind == SourceKind::Cluster,
-        _ => false,
-    }
-}
-
 pub fn plan(input: &Input) -> Plan {
     let mut actions = Vec::new();
     let mut steps = Vec::new();
     let mut observed = ObservedStatus::default();
 
+    // An integration this object may not manage: nothing else is planned, on the source and target neither.
+    if let Some(refusal) = input
+        .integration
+        .and_then(|found| ownership_refusal(input, found))
+    {
+        observed.source_arn = input.source_arn();
+        return finish(Vec::new(), vec![refusal], observed, input);
+    }
     // The source ARN: observed now, or named by the spec, or remembered from an earlier pass.
     let (source_step, source_ready, engine) = plan_source(input, &mut actions);
     let source_arn = input.source_arn();
@@ -226,6 +247,10 @@ pub fn plan(input: &Input) -> Plan {
     );
     steps.push(integration_step);
     steps.push(plan_database(input, ours.as_ref(), engine, &mut actions));
+    steps.extend(plan_replication(input));
+    if let Observed::Seen(r) = input.replication {
+        observed.replication = Some(r.clone());
+    }
     observed.integration = ours;
     finish(actions, steps, observed, input)
 }

@@ -55,7 +55,6 @@ pub(super) fn plan_source(
 }
 
 fn source_step(input: &Input, s: &SourceState, engine: Engine, actions: &mut Vec<Action>) -> Step {
-    let prereq = &input.spec.prerequisites;
     let what = source_name(s);
     if engine == Engine::RdsMysql && s.backup_retention_period == 0 {
         return Step::stalled(
@@ -93,7 +92,7 @@ fn source_step(input: &Input, s: &SourceState, engine: Engine, actions: &mut Vec
         };
     }
     let list = explain_all(&wrong);
-    if prereq.source == PrerequisiteMode::Verify {
+    if input.source_mode() == PrerequisiteMode::Verify {
         return Step::stalled(
             SOURCE_READY,
             reasons::PARAMETER_VALUES_WRONG,
@@ -127,7 +126,7 @@ fn source_name(s: &SourceState) -> String {
 
 fn reboot_or_report(input: &Input, s: &SourceState, what: &str, actions: &mut Vec<Action>) -> Step {
     let prereq = &input.spec.prerequisites;
-    if prereq.source == PrerequisiteMode::Fix
+    if input.source_mode() == PrerequisiteMode::Fix
         && prereq.allow_source_reboot
         && s.status == "available"
     {

@@ -7,7 +7,7 @@ use zeroetl_api::integration::PrerequisiteMode;
 use super::actions::{Action, TargetAction};
 use super::{reasons, Input, Step, StepState};
 use crate::integration::observed::{Observed, TargetRef, TargetState};
-use crate::integration::target_policy;
+use crate::integration::target_policy::{self, Grant};
 use crate::timing;
 
 pub(super) fn plan_target(
@@ -84,10 +84,15 @@ fn target_step(
         );
     }
     let account = input.caller_account();
-    let gaps = target_policy::gaps(t.policy.as_deref(), source_arn, &account);
+    let grant = Grant {
+        source_arn,
+        account: &account,
+        scope: &input.owner.cluster,
+    };
+    let gaps = target_policy::gaps(t.policy.as_deref(), &grant);
     let mut problems = Vec::new();
     if !gaps.complete() {
-        problems.push(gaps.describe(source_arn, &account));
+        problems.push(gaps.describe(&grant));
     }
     if !w.case_sensitive {
         problems.push(if w.case_sensitivity_pending_reboot {
@@ -116,7 +121,7 @@ fn target_step(
     } else {
         reasons::AUTHORIZATION_MISSING
     };
-    if input.spec.prerequisites.target == PrerequisiteMode::Verify {
+    if input.target_mode() == PrerequisiteMode::Verify {
         return Step::stalled(
             TARGET_READY,
             first_reason,
@@ -146,12 +151,15 @@ fn target_step(
         );
     }
     if !gaps.complete() {
-        match target_policy::merged(t.policy.as_deref(), &w.namespace_arn, source_arn, &account) {
-            Ok(Some(policy)) => actions.push(Action::Target(TargetAction::PutResourcePolicy {
+        // Checked here so a broken policy stalls before any change; apply merges again into the policy it
+        // reads under the target's lock (others may have written it since).
+        match target_policy::merged(t.policy.as_deref(), &w.namespace_arn, &grant) {
+            Ok(_) => actions.push(Action::Target(TargetAction::AuthorizeSource {
                 namespace_arn: w.namespace_arn.clone(),
-                policy,
+                source_arn: source_arn.to_string(),
+                account: account.clone(),
+                scope: input.owner.cluster.clone(),
             })),
-            Ok(None) => {}
             Err(why) => {
                 return Step::stalled(
                     TARGET_READY,

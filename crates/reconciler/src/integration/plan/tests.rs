@@ -23,9 +23,10 @@ use zeroetl_api::integration::PrerequisiteMode;
 
 use super::*;
 use crate::aws::data_api::DataApiTarget;
-use crate::integration::observed::ParameterGroup;
+use crate::integration::observed::{ParameterGroup, ReplicationState};
 use crate::integration::target_policy;
 use crate::integration::validate::immutable_change;
+use crate::ownership::Owner;
 use crate::timing::{
     adaptive_poll as adaptive_requeue, AFTER_ACTION, CONNECTION_RECHECK, READY_RECHECK,
 };
@@ -64,6 +65,7 @@ fn spec() -> ZeroEtlIntegrationSpec {
             source_database: None,
         }),
         deletion_policy: Default::default(),
+        management_policy: Default::default(),
     }
 }
 
@@ -163,10 +165,28 @@ fn warehouse() -> Warehouse {
     }
 }
 
+const CLUSTER: &str = "cluster-1";
+
+fn grant() -> target_policy::Grant<'static> {
+    target_policy::Grant {
+        source_arn: SRC,
+        account: ACCOUNT,
+        scope: CLUSTER,
+    }
+}
+
+fn owner() -> Owner {
+    Owner {
+        cluster: CLUSTER.into(),
+        kind: "ZeroEtlIntegration".into(),
+        namespace: "team-a".into(),
+        name: "orders-to-analytics".into(),
+        uid: "uid-1".into(),
+    }
+}
+
 fn authorized_policy() -> String {
-    target_policy::merged(None, NS, SRC, ACCOUNT)
-        .unwrap()
-        .unwrap()
+    target_policy::merged(None, NS, &grant()).unwrap().unwrap()
 }
 
 fn good_target() -> TargetState {
@@ -199,7 +219,7 @@ fn aws_integration(status: &str) -> AwsIntegration {
         status: status.into(),
         data_filter: Some("include: orders.*".into()),
         description: Some("orders".into()),
-        tags: BTreeMap::new(),
+        tags: owner().tags(),
         errors: vec![],
         create_time: Some(now() - chrono::Duration::seconds(5)),
     }
@@ -213,6 +233,9 @@ struct Case {
     source: Observed<SourceState>,
     target: Observed<TargetState>,
     integration: Option<AwsIntegration>,
+    replication: Observed<ReplicationState>,
+    owner: Owner,
+    adopt: bool,
 }
 
 impl Case {
@@ -224,6 +247,9 @@ impl Case {
             source: Observed::Seen(good_source()),
             target: Observed::Seen(good_target()),
             integration: None,
+            replication: Observed::Skipped,
+            owner: owner(),
+            adopt: false,
         }
     }
 
@@ -237,6 +263,10 @@ impl Case {
             target: &self.target,
             connection: None,
             integration: self.integration.as_ref(),
+            replication: &self.replication,
+            owner: &self.owner,
+            adopt: self.adopt,
+            policy: self.spec.management_policy,
             now: now(),
         })
     }
@@ -753,17 +783,14 @@ fn target_fix_mode_merges_the_policy_and_turns_on_case_sensitivity() {
         })
         .collect();
     assert_eq!(targets.len(), 2, "{targets:?}");
-    let TargetAction::PutResourcePolicy {
-        namespace_arn,
-        policy,
-    } = targets[0]
-    else {
-        panic!()
-    };
-    assert_eq!(namespace_arn, NS);
-    assert!(
-        policy.contains("\"Sid\":\"Keep\"")
-            && target_policy::gaps(Some(policy), SRC, ACCOUNT).complete()
+    assert_eq!(
+        *targets[0],
+        TargetAction::AuthorizeSource {
+            namespace_arn: NS.into(),
+            source_arn: SRC.into(),
+            account: ACCOUNT.into(),
+            scope: CLUSTER.into(),
+        }
     );
     assert_eq!(*targets[1], TargetAction::EnableCaseSensitivity);
     assert_eq!(reason_of(&p, TARGET_READY), reasons::FIXING_TARGET);
@@ -842,7 +869,12 @@ fn ready_prerequisites_create_the_integration_with_every_field() {
             additional_encryption_context: None,
             data_filter: Some("include: orders.*".into()),
             description: Some("orders".into()),
-            tags: [("team".to_string(), "data".to_string())].into(),
+            // The user's tags plus the owner tags that say this object made it.
+            tags: owner()
+                .tags()
+                .into_iter()
+                .chain([("team".to_string(), "data".to_string())])
+                .collect(),
         })]
     );
     assert_eq!(reason_of(&p, INTEGRATION_ACTIVE), reasons::CREATING);
@@ -946,6 +978,10 @@ fn changed_mutable_fields_are_modified_in_place() {
         target: &c.target,
         connection: None,
         integration: c.integration.as_ref(),
+        replication: &c.replication,
+        owner: &c.owner,
+        adopt: false,
+        policy: Default::default(),
         now: now(),
     });
     assert_eq!(
@@ -1002,6 +1038,7 @@ fn tags_follow_the_spec_only_when_it_has_tags() {
     ]
     .iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
+    .chain(owner().tags())
     .collect();
     c.integration = Some(i);
     assert!(
@@ -1065,7 +1102,11 @@ fn an_integration_deleted_outside_is_waited_out() {
     let mut c = Case::fresh();
     c.spec.tags = Some(BTreeMap::new());
     c.integration = Some(AwsIntegration {
-        tags: [("x".to_string(), "y".to_string())].into(),
+        tags: owner()
+            .tags()
+            .into_iter()
+            .chain([("x".to_string(), "y".to_string())])
+            .collect(),
         ..aws_integration("deleting")
     });
     let p = c.plan();
@@ -1093,6 +1134,7 @@ fn the_database_is_created_once_the_integration_is_active() {
                 db_user: None,
                 secret_arn: None,
             },
+            replace_stale: false,
         })]
     );
     assert_eq!(reason_of(&p, DESTINATION_DATABASE_READY), reasons::CREATING);
@@ -1141,6 +1183,7 @@ fn sql_quotes_names() {
             db_user: None,
             secret_arn: None,
         },
+        replace_stale: false,
     };
     assert_eq!(
         db.sql(),
@@ -1247,40 +1290,6 @@ fn immutable_fields_are_compared_with_what_the_integration_was_created_with() {
 }
 
 #[test]
-fn sources_match_by_arn_or_identifier() {
-    let by_cluster = IntegrationSource {
-        db_cluster_identifier: Some("orders-aurora".into()),
-        ..Default::default()
-    };
-    assert!(source_matches(&by_cluster, SRC));
-    assert!(!source_matches(
-        &by_cluster,
-        "arn:aws:rds:us-east-1:111111111111:db:orders-aurora"
-    ));
-    let by_arn = IntegrationSource {
-        arn: Some(SRC.into()),
-        ..Default::default()
-    };
-    assert!(
-        source_matches(&by_arn, SRC)
-            && !source_matches(&by_arn, "arn:aws:rds:us-east-1:111111111111:cluster:x")
-    );
-    let by_instance = IntegrationSource {
-        db_instance_identifier: Some("accounts-postgres".into()),
-        ..Default::default()
-    };
-    assert!(source_matches(
-        &by_instance,
-        "arn:aws:rds:us-east-1:111111111111:db:accounts-postgres"
-    ));
-    assert!(!source_matches(
-        &by_instance,
-        "arn:aws:rds:us-east-1:111111111111:db:other"
-    ));
-    assert!(!source_matches(&by_instance, "not an arn"));
-}
-
-#[test]
 fn adaptive_requeue_is_bounded() {
     assert_eq!(adaptive_requeue(Duration::ZERO), Duration::from_secs(2));
     assert_eq!(
@@ -1345,4 +1354,108 @@ fn an_integration_deleted_outside_with_its_grant_removed_is_reported_not_active(
     );
     assert!(is_stalled(&p, reasons::AUTHORIZATION_MISSING));
     assert_eq!(p.observed.integration, None);
+}
+
+// ----- replication and the database's binding ----------------------------------------------------------
+
+fn replicating(target_database: Option<&str>, taken: Option<bool>) -> Observed<ReplicationState> {
+    Observed::Seen(ReplicationState {
+        target_database: target_database.map(str::to_string),
+        state: Some(
+            if target_database.is_some() {
+                "CdcRefreshState"
+            } else {
+                "PendingDbConnectState"
+            }
+            .into(),
+        ),
+        lag_ms: Some(120),
+        tables_replicated: Some(3),
+        tables_failed: Some(0),
+        failed_tables: Vec::new(),
+        wanted_database_exists: taken,
+    })
+}
+
+#[test]
+fn the_database_counts_as_created_only_when_redshift_says_this_integration_feeds_it() {
+    let mut c = Case::fresh();
+    c.integration = Some(aws_integration("active"));
+    c.replication = replicating(Some("orders"), None);
+    let p = c.plan();
+    assert!(p.actions.is_empty(), "{:?}", p.actions);
+    assert_eq!(reason_of(&p, DESTINATION_DATABASE_READY), reasons::CREATED);
+    assert_eq!(condition(&p, "Replicating").status, Status::True);
+    assert!(matches!(p.progress, Progress::Ready { .. }));
+
+    // Status says created, Redshift says the integration feeds nothing: created again.
+    c.status.destination_database = Some("orders".into());
+    c.replication = replicating(None, Some(false));
+    assert!(matches!(
+        c.plan().actions[..],
+        [Action::Database(CreateDatabase {
+            replace_stale: false,
+            ..
+        })]
+    ));
+}
+
+#[test]
+fn a_name_taken_by_another_database_stalls_and_a_recreated_integration_gets_its_database_again() {
+    let mut c = Case::fresh();
+    c.integration = Some(aws_integration("active"));
+    c.replication = replicating(None, Some(true));
+    let p = c.plan();
+    assert!(
+        is_stalled(&p, reasons::DATABASE_NAME_TAKEN),
+        "{:?}",
+        p.progress
+    );
+    assert!(p.actions.is_empty());
+
+    // This object made `orders` before (for an integration since recreated): dropped and made again.
+    c.status.destination_database = Some("orders".into());
+    let p = c.plan();
+    let [Action::Database(db)] = &p.actions[..] else {
+        panic!("{:?}", p.actions)
+    };
+    assert!(db.replace_stale);
+    assert_eq!(db.drop_sql(), "DROP DATABASE \"orders\"");
+
+    // The integration feeds another database already.
+    c.replication = replicating(Some("orders_old"), None);
+    assert!(is_stalled(
+        &c.plan(),
+        reasons::INTEGRATION_FEEDS_ANOTHER_DATABASE
+    ));
+}
+
+#[test]
+fn failed_tables_show_in_replicating_without_deciding_ready() {
+    let mut c = Case::fresh();
+    c.integration = Some(aws_integration("active"));
+    c.replication = Observed::Seen(ReplicationState {
+        tables_failed: Some(1),
+        failed_tables: vec![("orders.audit".into(), "unsupported data type".into())],
+        ..match replicating(Some("orders"), None) {
+            Observed::Seen(r) => r,
+            _ => unreachable!(),
+        }
+    });
+    let p = c.plan();
+    let r = condition(&p, "Replicating");
+    assert_eq!(
+        (r.status, r.reason.as_str()),
+        (Status::False, reasons::TABLES_FAILED)
+    );
+    assert!(
+        r.message.contains("orders.audit: unsupported data type"),
+        "{}",
+        r.message
+    );
+    assert!(
+        matches!(p.progress, Progress::Ready { .. }),
+        "informational: {:?}",
+        p.progress
+    );
 }
