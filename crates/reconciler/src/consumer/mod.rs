@@ -210,7 +210,14 @@ pub(crate) async fn connection_side(
         .clone()
         .unwrap_or_else(|| ctx.config.default_region.clone());
     let namespace = obj.namespace().unwrap_or_default();
-    let identity = identity::resolve(&ctx.client, &namespace, Some(&connection.spec.auth)).await?;
+    // The session is named after the consumer: CloudTrail shows which object created or changed the role.
+    let identity = identity::resolve(
+        &ctx.client,
+        &namespace,
+        &obj.name_any(),
+        Some(&connection.spec.auth),
+    )
+    .await?;
     let clients = ctx.aws.clients(&region, &identity).await?;
     let facts = observe::facts(&clients, &connection.spec).await?;
     let admin = Admin::new(clients, facts.warehouse.clone(), &connection.spec);

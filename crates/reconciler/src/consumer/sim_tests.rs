@@ -299,17 +299,20 @@ async fn a_wrong_external_id_cannot_assume_the_role() {
     let wrong = Identity::AssumeRole {
         role_arn: ROLE_ARN.into(),
         external_id: Some("wrong-external-id".into()),
+        session_name: "zeroetl-team-a-polytomic".into(),
     };
     let e = aws.clients(REGION, &wrong).await.expect_err("refused");
     assert_eq!(e.reason(), "AccessDenied");
     let none = Identity::AssumeRole {
         role_arn: ROLE_ARN.into(),
         external_id: None,
+        session_name: "zeroetl-team-a-polytomic".into(),
     };
     assert!(aws.clients(REGION, &none).await.is_err());
     let right = Identity::AssumeRole {
         role_arn: ROLE_ARN.into(),
         external_id: Some(external_id),
+        session_name: "zeroetl-team-a-polytomic".into(),
     };
     assert!(aws.clients(REGION, &right).await.is_ok());
 }

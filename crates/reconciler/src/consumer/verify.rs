@@ -11,7 +11,9 @@ use zeroetl_api::{RedshiftConnectionSpec, RedshiftConsumer};
 
 use super::observed::WarehouseFacts;
 use super::plan::{reasons, Step};
-use crate::aws::{AwsErrorKind, Identity};
+use kube::ResourceExt;
+
+use crate::aws::{session_name, AwsErrorKind, Identity};
 use crate::connection::observe as checks;
 use crate::connection::plan::{authenticated, reachable, staging};
 use crate::warehouse;
@@ -84,6 +86,7 @@ pub async fn verify(ctx: &Context, s: &Subject<'_>, now: DateTime<Utc>) -> Step 
     let identity = Identity::AssumeRole {
         role_arn: s.role_arn.to_string(),
         external_id: Some(s.external_id.to_string()),
+        session_name: session_name(&s.obj.namespace().unwrap_or_default(), &s.obj.name_any()),
     };
     let c = match ctx.aws.clients(s.region, &identity).await {
         Ok(c) => c,
