@@ -97,7 +97,7 @@ pub struct ConsumerRole {
 
     /// The longest session the tool may ask for, 3600–43200 seconds. Default 3600.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 3600, max = 43200))]
+    #[schemars(schema_with = "session_seconds_schema")]
     pub max_session_duration_seconds: Option<i32>,
 
     /// Whether the operator's own identity may assume the role too (with the same external id), so that it
@@ -113,6 +113,16 @@ pub struct ConsumerRole {
 
 fn yes() -> bool {
     true
+}
+
+// Written out: JSON-schema bounds render as floats (3600.0), which kustomize rewrites as integers, so the
+// two packagings of the CRD would differ; the range is a CEL rule here and in the operator's validation.
+fn session_seconds_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "type": "integer", "format": "int32", "nullable": true,
+        "description": "The longest session the tool may ask for, 3600–43200 seconds. Default 3600.",
+        "x-kubernetes-validations": [{"rule": "self >= 3600 && self <= 43200", "message": "must be 3600–43200"}]
+    })
 }
 
 /// The permission sets the role gets, each an inline policy scoped to this warehouse, bucket or key.
