@@ -6,6 +6,7 @@ pub mod argocd_health;
 pub mod aws_calls;
 pub mod by_hand;
 pub mod command;
+pub mod consumer_tool;
 pub mod control_plane;
 pub mod crds;
 pub mod estates;

@@ -28,6 +28,20 @@ pub fn connection_resource() -> ApiResource {
     resource(GROUP, VERSION, "RedshiftConnection", "redshiftconnections")
 }
 
+pub fn consumer_resource() -> ApiResource {
+    resource(GROUP, VERSION, "RedshiftConsumer", "redshiftconsumers")
+}
+
+/// The API resource of one of the project's kinds, by kind name.
+pub fn project_resource(kind: &str) -> Option<ApiResource> {
+    match kind {
+        "ZeroEtlIntegration" => Some(integration_resource()),
+        "RedshiftConnection" => Some(connection_resource()),
+        "RedshiftConsumer" => Some(consumer_resource()),
+        _ => None,
+    }
+}
+
 /// Installs config/crd/*.yaml once per test binary.
 pub async fn ensure_project_crds(client: &Client) -> Result<()> {
     static INSTALLED: OnceCell<()> = OnceCell::const_new();

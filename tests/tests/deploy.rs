@@ -26,8 +26,9 @@ const SYSTEM_NAMESPACE: &str = "zeroetl-system";
 const KUSTOMIZE_SERVICE_ACCOUNT: &str = "zeroetl-operator";
 const KUSTOMIZE_CLUSTER_ROLE: &str = "zeroetl-operator-manager-role";
 const KUSTOMIZE_DEPLOYMENT: &str = "zeroetl-operator";
-const CRD_NAMES: [&str; 2] = [
+const CRD_NAMES: [&str; 3] = [
     "redshiftconnections.zeroetl.dev",
+    "redshiftconsumers.zeroetl.dev",
     "zeroetlintegrations.zeroetl.dev",
 ];
 
@@ -55,6 +56,11 @@ const NAMESPACED_PERMISSIONS: &[(&str, &str, &[&str])] = &[
     ),
     (
         "zeroetl.dev",
+        "redshiftconsumers",
+        &["get", "list", "watch", "patch", "update"],
+    ),
+    (
+        "zeroetl.dev",
         "zeroetlintegrations/status",
         &["get", "patch", "update"],
     ),
@@ -63,8 +69,14 @@ const NAMESPACED_PERMISSIONS: &[(&str, &str, &[&str])] = &[
         "redshiftconnections/status",
         &["get", "patch", "update"],
     ),
+    (
+        "zeroetl.dev",
+        "redshiftconsumers/status",
+        &["get", "patch", "update"],
+    ),
     ("zeroetl.dev", "zeroetlintegrations/finalizers", &["update"]),
     ("zeroetl.dev", "redshiftconnections/finalizers", &["update"]),
+    ("zeroetl.dev", "redshiftconsumers/finalizers", &["update"]),
     (
         "",
         "secrets",
@@ -749,12 +761,18 @@ async fn helm_chart_lints_renders_and_matches_kustomize() -> Result<()> {
 
     // Every knob reaches the Deployment.
     let custom_release = format!("{release}-custom");
+    // Namespace scope installs a Role in each watched namespace, so they must exist.
+    let watched = [
+        TestEnv::bare("deploy-helm-watched").await?.namespace,
+        TestEnv::bare("deploy-helm-watched").await?.namespace,
+    ];
+    let watched_env = watched.join(",");
     let values = json!({
         "replicaCount": 1,
         "leaderElection": {"enabled": false},
         "region": "eu-west-1",
         "awsEndpointUrl": "http://aws-sim.test:4566",
-        "watchNamespaces": ["team-a", "team-b"],
+        "watchNamespaces": watched,
         "concurrency": 8,
         "connectionReverifyInterval": 60,
         "logFormat": "text",
@@ -775,7 +793,7 @@ async fn helm_chart_lints_renders_and_matches_kustomize() -> Result<()> {
     for (name, value) in [
         ("AWS_REGION", "eu-west-1"),
         ("ZEROETL_AWS_ENDPOINT_URL", "http://aws-sim.test:4566"),
-        ("ZEROETL_NAMESPACES", "team-a,team-b"),
+        ("ZEROETL_NAMESPACES", watched_env.as_str()),
         ("ZEROETL_CONCURRENCY", "8"),
         ("ZEROETL_CONNECTION_REVERIFY_INTERVAL", "60"),
         ("ZEROETL_LOG_FORMAT", "text"),

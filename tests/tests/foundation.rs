@@ -71,6 +71,7 @@ async fn crds_are_established_explained_and_printed() -> Result<()> {
     for name in [
         "zeroetlintegrations.zeroetl.dev",
         "redshiftconnections.zeroetl.dev",
+        "redshiftconsumers.zeroetl.dev",
     ] {
         let crd = crds
             .get(name)
@@ -112,12 +113,12 @@ async fn crds_are_established_explained_and_printed() -> Result<()> {
     for file in sample_manifests()? {
         apply_file(&env.client, &file, Some(&env.namespace)).await?;
     }
-    let table = kubectl(env.kubeconfig(), &["get", "zei,rsc", "-A"])?;
+    let table = kubectl(env.kubeconfig(), &["get", "zei,rsc,rscon", "-A"])?;
     let headers: Vec<&str> = table
         .lines()
         .filter(|l| l.starts_with("NAMESPACE"))
         .collect();
-    assert_eq!(headers.len(), 2, "expected one table per kind:\n{table}");
+    assert_eq!(headers.len(), 3, "expected one table per kind:\n{table}");
     for column in default_printer_columns()? {
         assert!(
             headers

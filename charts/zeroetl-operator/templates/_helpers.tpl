@@ -124,16 +124,16 @@ config/rbac/role.yaml (the e2e suite compares them).
 {{- define "zeroetl-operator.namespacedRules" -}}
 # Watch the project's kinds; add and remove finalizers.
 - apiGroups: ["zeroetl.dev"]
-  resources: ["zeroetlintegrations", "redshiftconnections"]
+  resources: ["zeroetlintegrations", "redshiftconnections", "redshiftconsumers"]
   verbs: ["get", "list", "watch", "patch", "update"]
 - apiGroups: ["zeroetl.dev"]
-  resources: ["zeroetlintegrations/status", "redshiftconnections/status"]
+  resources: ["zeroetlintegrations/status", "redshiftconnections/status", "redshiftconsumers/status"]
   verbs: ["get", "patch", "update"]
 - apiGroups: ["zeroetl.dev"]
-  resources: ["zeroetlintegrations/finalizers", "redshiftconnections/finalizers"]
+  resources: ["zeroetlintegrations/finalizers", "redshiftconnections/finalizers", "redshiftconsumers/finalizers"]
   verbs: ["update"]
-# The connection Secret a RedshiftConnection publishes (owned by it), and access-key Secrets it reads
-# in its own namespace.
+# The Secrets a RedshiftConnection or RedshiftConsumer publishes (owned by it; a consumer's password Secret
+# too), and access-key Secrets a connection reads in its own namespace.
 - apiGroups: [""]
   resources: ["secrets"]
   verbs: ["get", "list", "watch", "create", "update", "patch", "delete"]

@@ -24,6 +24,12 @@ pub const STAGING_READY: &str = "StagingReady";
 pub const CASE_SENSITIVE: &str = "CaseSensitive";
 pub const SECRET_PUBLISHED: &str = "SecretPublished";
 
+// RedshiftConsumer steps (SecretPublished is shared with RedshiftConnection).
+pub const ROLE_READY: &str = "RoleReady";
+pub const DATABASE_USER_READY: &str = "DatabaseUserReady";
+pub const GRANTS_APPLIED: &str = "GrantsApplied";
+pub const VERIFIED: &str = "Verified";
+
 /// Reasons shared by both kinds. Step-specific reasons are written where they are decided.
 pub mod reasons {
     pub const INVALID_SPEC: &str = "InvalidSpec";

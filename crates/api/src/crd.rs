@@ -4,11 +4,15 @@
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::CustomResourceExt;
 
-use crate::{RedshiftConnection, ZeroEtlIntegration};
+use crate::{RedshiftConnection, RedshiftConsumer, ZeroEtlIntegration};
 
-/// Both CRDs, in a stable order.
+/// Every CRD, in a stable order.
 pub fn all() -> Vec<CustomResourceDefinition> {
-    vec![ZeroEtlIntegration::crd(), RedshiftConnection::crd()]
+    vec![
+        ZeroEtlIntegration::crd(),
+        RedshiftConnection::crd(),
+        RedshiftConsumer::crd(),
+    ]
 }
 
 /// The file name a CRD is committed under (`<group>_<plural>.yaml`, the kubebuilder convention).

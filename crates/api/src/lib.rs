@@ -4,6 +4,7 @@
 pub mod arn;
 pub mod conditions;
 pub mod connection;
+pub mod consumer;
 pub mod crd;
 pub mod data_filter;
 pub mod integration;
@@ -12,5 +13,6 @@ mod schema;
 pub mod validation;
 
 pub use connection::{RedshiftConnection, RedshiftConnectionSpec, RedshiftConnectionStatus};
+pub use consumer::{RedshiftConsumer, RedshiftConsumerSpec, RedshiftConsumerStatus};
 pub use integration::{ZeroEtlIntegration, ZeroEtlIntegrationSpec, ZeroEtlIntegrationStatus};
-pub use validation::{validate_connection, validate_integration, FieldError};
+pub use validation::{validate_connection, validate_consumer, validate_integration, FieldError};

@@ -29,6 +29,21 @@ pub const SECRETS_MANAGER_ARN: &str =
     r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:.+$";
 pub const S3_BUCKET: &str = r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$";
 pub const DB_USER: &str = r"^[a-zA-Z_][a-zA-Z0-9_$.@+-]{0,127}$";
+/// IAM role names: 1–64 characters of letters, digits and `+=,.@_-`.
+pub const IAM_ROLE_NAME: &str = r"^[a-zA-Z0-9+=,.@_-]{1,64}$";
+/// Who may assume a consumer role: a 12-digit account id, or an IAM account-root, role or user ARN.
+pub const TRUSTED_PRINCIPAL: &str = r"^([0-9]{12}|arn:aws[a-z-]*:iam::[0-9]{12}:(root|role/[a-zA-Z0-9+=,.@_/-]{1,512}|user/[a-zA-Z0-9+=,.@_/-]{1,512}))$";
+/// A KMS key ARN (a policy Resource cannot be an alias).
+pub const KMS_KEY_ARN: &str = r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[a-zA-Z0-9-]+$";
+/// An S3 key prefix a policy may be scoped to: no wildcards, no policy variables, not starting with `/`.
+pub const S3_PREFIX: &str = r"^([a-zA-Z0-9_.=-][a-zA-Z0-9_.=/-]*)?$";
+/// Schema, view and database names in grants: quoted in every statement, so a few more characters than an
+/// unquoted identifier allows, but never a quote, a backslash or whitespace.
+pub const SQL_OBJECT_NAME: &str = r"^[a-zA-Z_][a-zA-Z0-9_$-]{0,126}$";
+/// A consumer's database user: an ordinary user name, or the `IAMR:<role>` / `IAM:<user>` names Redshift gives
+/// IAM identities. Quoted in every statement.
+pub const CONSUMER_DB_USER: &str =
+    r"^(IAMR?:[a-zA-Z0-9+=,.@_-]{1,64}|[a-zA-Z_][a-zA-Z0-9_$.@+-]{0,126})$";
 /// DNS-1123 subdomain (Kubernetes object names).
 pub const DNS_SUBDOMAIN: &str =
     r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$";
@@ -79,5 +94,35 @@ mod tests {
             "arn:aws:iam::222222222222:role/zeroetl-connector"
         ));
         assert!(ok(S3_BUCKET, "zeroetl-staging-use1") && !ok(S3_BUCKET, "Bad_Bucket"));
+        assert!(ok(TRUSTED_PRINCIPAL, "568237466542"));
+        assert!(ok(TRUSTED_PRINCIPAL, "arn:aws:iam::568237466542:root"));
+        assert!(ok(
+            TRUSTED_PRINCIPAL,
+            "arn:aws:iam::568237466542:role/vendor"
+        ));
+        assert!(!ok(TRUSTED_PRINCIPAL, "5682374665"));
+        assert!(!ok(TRUSTED_PRINCIPAL, "*"));
+        assert!(!ok(
+            TRUSTED_PRINCIPAL,
+            "arn:aws:sts::568237466542:assumed-role/x/y"
+        ));
+        assert!(ok(SQL_OBJECT_NAME, "public") && ok(SQL_OBJECT_NAME, "orders-db"));
+        assert!(!ok(SQL_OBJECT_NAME, "pub\"lic") && !ok(SQL_OBJECT_NAME, "a b"));
+        assert!(
+            ok(CONSUMER_DB_USER, "IAMR:zeroetl-team-a-polytomic")
+                && ok(CONSUMER_DB_USER, "tonic_user")
+        );
+        assert!(!ok(CONSUMER_DB_USER, "tonic\"user") && !ok(CONSUMER_DB_USER, "IAMR:"));
+        assert!(ok(S3_PREFIX, "unload/polytomic/") && ok(S3_PREFIX, ""));
+        assert!(
+            !ok(S3_PREFIX, "/unload")
+                && !ok(S3_PREFIX, "unload/*")
+                && !ok(S3_PREFIX, "${aws:username}")
+        );
+        assert!(ok(
+            KMS_KEY_ARN,
+            "arn:aws:kms:us-east-1:111111111111:key/0b7e5c1a-2d4f-4e6a-9b8c-7d6e5f4a3b21"
+        ));
+        assert!(!ok(KMS_KEY_ARN, "alias/zeroetl"));
     }
 }

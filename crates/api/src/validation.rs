@@ -419,5 +419,8 @@ pub fn validate_connection(obj: &RedshiftConnection) -> Vec<FieldError> {
     e.0
 }
 
+mod consumer;
+pub use consumer::validate_consumer;
+
 #[cfg(test)]
 mod tests;

@@ -1,4 +1,4 @@
-//! The two controllers, one per kind and watched namespace: what triggers a reconcile, how many run at once,
+//! The controllers, one per kind and watched namespace: what triggers a reconcile, how many run at once,
 //! and the span around each reconcile (the pipeline itself writes status, events, metrics and backoff).
 //!
 //! What triggers a pass, at the floor: a change to what an object asks (generation, annotations, labels,
@@ -25,9 +25,9 @@ use serde::de::DeserializeOwned;
 use tokio::sync::mpsc;
 use tracing::{info, info_span, warn, Instrument};
 use zeroetl_api::conditions::{find, READY};
-use zeroetl_api::{RedshiftConnection, ZeroEtlIntegration};
+use zeroetl_api::{RedshiftConnection, RedshiftConsumer, ZeroEtlIntegration};
 use zeroetl_reconciler::metrics::ReconcileResult;
-use zeroetl_reconciler::{connection, integration, Context, Error};
+use zeroetl_reconciler::{connection, consumer, integration, Context, Error};
 
 /// Where a controller watches and what it reconciles.
 #[derive(Clone, Debug)]
@@ -223,6 +223,67 @@ pub fn connections(
         run,
         ready: ready_when_synced(store),
     }
+}
+
+pub fn consumers(
+    client: &Client,
+    scope: &Scope,
+    ctx: Arc<Context>,
+    shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
+) -> Running {
+    let (store, objects) = watched::<RedshiftConsumer>(scope.api(client), scope.watch_config());
+    // Its coordinates and password Secrets, put back when edited or deleted.
+    let secrets = watcher(
+        scope.api::<PartialObjectMeta<Secret>>(client),
+        watcher::Config::default().labels(connection::MANAGED_BY_SELECTOR),
+    )
+    .default_backoff()
+    .touched_objects();
+    // A connection that becomes Ready (or changes what it asks) re-reconciles the consumers that use it.
+    let connections = watcher(
+        scope.api::<RedshiftConnection>(client),
+        scope.watch_config(),
+    )
+    .default_backoff()
+    .modify(strip::<RedshiftConnection>)
+    .applied_objects()
+    .predicate_filter(connection_readiness, Default::default());
+    let by_connection = store.clone();
+    let run = Controller::for_stream(objects, store.clone())
+        .owns_stream(secrets)
+        .watches_stream(connections, move |conn| consumers_of(&by_connection, &conn))
+        .with_config(ControllerConfig::default().concurrency(scope.concurrency))
+        .graceful_shutdown_on(shutdown)
+        .run(
+            |obj, ctx| {
+                observed("RedshiftConsumer", obj, ctx, |o, c| {
+                    consumer::reconcile(o, c).boxed()
+                })
+            },
+            consumer::error_policy,
+            ctx,
+        )
+        .for_each(|_| async {})
+        .boxed();
+    Running {
+        run,
+        ready: ready_when_synced(store),
+    }
+}
+
+/// The consumers in the connection's namespace that use that connection.
+pub fn consumers_of(
+    store: &Store<RedshiftConsumer>,
+    conn: &RedshiftConnection,
+) -> Vec<ObjectRef<RedshiftConsumer>> {
+    store
+        .state()
+        .into_iter()
+        .filter(|c| {
+            c.namespace() == conn.namespace() && c.spec.connection_ref.name == conn.name_any()
+        })
+        .map(|c| ObjectRef::from_obj(&*c))
+        .collect()
 }
 
 /// The integrations in the connection's namespace whose target is that connection.

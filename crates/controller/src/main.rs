@@ -148,6 +148,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         for running in [
             controllers::integrations(&client, &scope, ctx.clone(), refresh, stopped()),
             controllers::connections(&client, &scope, ctx.clone(), stopped()),
+            controllers::consumers(&client, &scope, ctx.clone(), stopped()),
         ] {
             runs.push(running.run);
             ready.push(running.ready);

@@ -18,6 +18,7 @@
 pub mod aws;
 pub mod backoff;
 pub mod connection;
+pub mod consumer;
 pub mod context;
 pub mod error;
 pub mod guardrails;

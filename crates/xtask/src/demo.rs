@@ -16,7 +16,7 @@ use zeroetl_e2e::manifests::{apply_file, gvk_of};
 use zeroetl_e2e::operator::{Operator, OperatorOptions};
 use zeroetl_e2e::paths::{cache_dir, workspace_binary, workspace_root};
 use zeroetl_e2e::process::{self, Lifetime, STOP_GRACE};
-use zeroetl_e2e::test_env::{connection_resource, integration_resource};
+use zeroetl_e2e::test_env::project_resource;
 use zeroetl_e2e::wait::{condition, condition_field, describe_conditions};
 
 use crate::system;
@@ -207,7 +207,7 @@ async fn apply_samples(client: &Client) -> Result<Vec<Applied>> {
             let namespace = object.metadata.namespace.clone().unwrap_or_default();
             let name = object.metadata.name.clone().unwrap_or_default();
             eprintln!("applied {kind} {namespace}/{name}");
-            if kind == "ZeroEtlIntegration" || kind == "RedshiftConnection" {
+            if project_resource(&kind).is_some() {
                 applied.push(Applied {
                     kind,
                     namespace,
@@ -227,11 +227,8 @@ async fn wait_all_ready(client: &Client, applied: &[Applied], timeout: Duration)
     loop {
         let mut not_ready = Vec::new();
         for sample in applied {
-            let resource = if sample.kind == "ZeroEtlIntegration" {
-                integration_resource()
-            } else {
-                connection_resource()
-            };
+            let resource = project_resource(&sample.kind)
+                .ok_or_else(|| anyhow::anyhow!("{} is not a project kind", sample.kind))?;
             let api: Api<DynamicObject> =
                 Api::namespaced_with(client.clone(), &sample.namespace, &resource);
             let object = api.get_opt(&sample.name).await?;

@@ -177,6 +177,7 @@ fn package_chart(root: &Path, version: &str, dist: &Path) -> Result<Artifact> {
     for crd in [
         "zeroetl.dev_zeroetlintegrations.yaml",
         "zeroetl.dev_redshiftconnections.yaml",
+        "zeroetl.dev_redshiftconsumers.yaml",
     ] {
         let entry = format!("{CHART_NAME}/crds/{crd}");
         ensure!(

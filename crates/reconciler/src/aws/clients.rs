@@ -40,6 +40,10 @@ pub struct Clients {
     pub data: aws_sdk_redshiftdata::Client,
     pub kms: aws_sdk_kms::Client,
     pub s3: aws_sdk_s3::Client,
+    /// Consumer roles (RedshiftConsumer). IAM is global; the region only picks the signing endpoint.
+    pub iam: aws_sdk_iam::Client,
+    /// GetCallerIdentity: the principal a consumer role's trust policy names for verification.
+    pub sts: aws_sdk_sts::Client,
 }
 
 /// Settings shared by every client.
@@ -199,6 +203,8 @@ impl AwsClients {
             data: client!(aws_sdk_redshiftdata),
             kms: client!(aws_sdk_kms),
             s3: aws_sdk_s3::Client::from_conf(s3),
+            iam: client!(aws_sdk_iam),
+            sts: client!(aws_sdk_sts),
         }
     }
 }

@@ -5,7 +5,7 @@
 //! only puts the Secret back, from the coordinates in status, without AWS.
 
 mod apply;
-mod observe;
+pub(crate) mod observe;
 pub mod plan;
 pub mod reasons;
 mod secret;

@@ -64,7 +64,11 @@ pub async fn observe(c: &Clients, spec: &RedshiftConnectionSpec) -> WarehouseObs
     }
 }
 
-async fn credentials(c: &Clients, spec: &RedshiftConnectionSpec, w: &Warehouse) -> Result<String> {
+pub(crate) async fn credentials(
+    c: &Clients,
+    spec: &RedshiftConnectionSpec,
+    w: &Warehouse,
+) -> Result<String> {
     let seconds = timing::TEMPORARY_CREDENTIALS_LIFETIME.as_secs() as i32;
     match (&w.workgroup_name, &w.cluster_identifier, &spec.auth.db_user) {
         (Some(workgroup), _, _) => c
@@ -97,7 +101,7 @@ async fn credentials(c: &Clients, spec: &RedshiftConnectionSpec, w: &Warehouse) 
     }
 }
 
-async fn select_one(
+pub(crate) async fn select_one(
     c: &Clients,
     spec: &RedshiftConnectionSpec,
     w: &Warehouse,
@@ -111,7 +115,7 @@ async fn select_one(
     execute_and_wait(c, &target, "SELECT 1", timing::SELECT_ONE_DEADLINE).await
 }
 
-async fn staging(c: &Clients, s: &Staging) -> StagingObservation {
+pub(crate) async fn staging(c: &Clients, s: &Staging) -> StagingObservation {
     let bucket_region =
         c.s3.get_bucket_location()
             .bucket(&s.bucket)
