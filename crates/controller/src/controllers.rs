@@ -154,6 +154,7 @@ pub fn integrations(
         waker,
         &ctx.config.cluster_name,
         refresh,
+        ctx.metrics.clone(),
     );
     let woken = futures::stream::poll_fn(move |cx| woken.poll_recv(cx));
     let connections = watcher(

@@ -55,6 +55,11 @@ pub struct ServiceLabels {
     pub service: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RegionLabels {
+    pub region: String,
+}
+
 #[derive(Debug)]
 pub struct Metrics {
     pub reconciles: Family<ResultLabels, Counter>,
@@ -64,6 +69,8 @@ pub struct Metrics {
     pub aws_throttled: Family<ServiceLabels, Counter>,
     pub status_writes: Family<KindLabels, Counter>,
     pub status_write_rejections: Family<KindLabels, Counter>,
+    /// Fleet-wide refreshes of the integration snapshot (one paged DescribeIntegrations per identity and region).
+    pub refreshes: Family<RegionLabels, Counter>,
     /// 1 while this replica holds the Lease (or runs without leader election).
     pub leader: Gauge,
     aws_calls_total: AtomicU64,
@@ -82,6 +89,7 @@ impl Metrics {
             aws_throttled: Family::default(),
             status_writes: Family::default(),
             status_write_rejections: Family::default(),
+            refreshes: Family::default(),
             leader: Gauge::default(),
             aws_calls_total: AtomicU64::new(0),
         };
@@ -120,6 +128,11 @@ impl Metrics {
             "status_write_rejections",
             "Status writes the API server refused (always an operator bug)",
             m.status_write_rejections.clone(),
+        );
+        r.register(
+            "refreshes",
+            "Refreshes of the shared integration snapshot, by region",
+            m.refreshes.clone(),
         );
         r.register(
             "leader",
@@ -172,6 +185,14 @@ impl Metrics {
     pub fn status_rejected(&self, kind: &'static str) {
         self.status_write_rejections
             .get_or_create(&KindLabels { kind })
+            .inc();
+    }
+
+    pub fn refreshed(&self, region: &str) {
+        self.refreshes
+            .get_or_create(&RegionLabels {
+                region: region.to_string(),
+            })
             .inc();
     }
 

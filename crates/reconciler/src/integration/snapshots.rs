@@ -23,6 +23,7 @@ use super::observe::aws_integration;
 use super::observed::AwsIntegration;
 use crate::aws::{sdk_error, Clients};
 use crate::error::Result;
+use crate::metrics::Metrics;
 use crate::ownership::Owner;
 use crate::timing;
 
@@ -76,6 +77,7 @@ pub struct Snapshots {
     refresh: RwLock<Refresh>,
     /// This operator's cluster name: integrations tagged for it wake their object by its tags.
     cluster: OnceLock<String>,
+    metrics: OnceLock<Arc<Metrics>>,
 }
 
 struct Snapshot {
@@ -97,12 +99,20 @@ struct Region {
 impl Snapshots {
     /// Wires the pollers to an integration controller watching `namespace` (`None`: all); done by the
     /// controller crate. Without it, no poller runs and every pass describes directly.
-    pub fn connect(&self, namespace: Option<&str>, waker: Waker, cluster: &str, refresh: Refresh) {
+    pub fn connect(
+        &self,
+        namespace: Option<&str>,
+        waker: Waker,
+        cluster: &str,
+        refresh: Refresh,
+        metrics: Arc<Metrics>,
+    ) {
         self.wakers
             .0
             .write()
             .push((namespace.map(str::to_string), waker));
         let _ = self.cluster.set(cluster.to_string());
+        let _ = self.metrics.set(metrics);
         *self.refresh.write() = refresh;
         let _ = self.connected.set(());
     }
@@ -195,6 +205,7 @@ impl Snapshots {
                 self.wakers.clone(),
                 cluster.clone(),
                 *self.refresh.read(),
+                self.metrics.get().cloned(),
             ));
         }
         region
@@ -209,11 +220,15 @@ async fn poll(
     wakers: Wakers,
     cluster: String,
     refresh: Refresh,
+    metrics: Option<Arc<Metrics>>,
 ) {
     loop {
         let started = Instant::now();
         let busy = match read_all(&c).await {
             Ok(integrations) => {
+                if let Some(m) = &metrics {
+                    m.refreshed(&c.region);
+                }
                 let woken = publish(&region, integrations, started, &wakers, &cluster);
                 debug!(region = %c.region, woken, "integration snapshot refreshed");
                 let snapshot = region.snapshot.read();
