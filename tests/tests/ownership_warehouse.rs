@@ -121,7 +121,11 @@ async fn a_recreated_integration_gets_its_database_again() -> Result<()> {
     let _operator = start_operator(
         &[a, b],
         &sim,
-        &[format!("--drift-interval={DRIFT_INTERVAL_SECS}")],
+        // A deletion by hand is seen at the next snapshot refresh.
+        &[
+            format!("--drift-interval={DRIFT_INTERVAL_SECS}"),
+            format!("--aws-refresh-interval={DRIFT_INTERVAL_SECS}"),
+        ],
     )
     .await?;
     apply_integration(a, "billing", billing_with_database()).await?;
@@ -142,7 +146,7 @@ async fn a_recreated_integration_gets_its_database_again() -> Result<()> {
     ensure!(bound_to(warehouse_database(&sim, ANALYTICS_NAMESPACE_ARN, "billing")) == old_id);
     let their_db = warehouse_database(&sim, ANALYTICS_NAMESPACE_ARN, "inventory");
 
-    // By hand, the integration is deleted; the operator makes it again at its next full check.
+    // By hand, the integration is deleted; the operator sees it at its next snapshot refresh and makes it again.
     let window = CallWindow::open(&sim);
     by_hand::delete_integration(&sim, &old_arn).await?;
     let again = wait_for(
