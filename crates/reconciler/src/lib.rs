@@ -36,6 +36,7 @@ pub mod stores;
 #[cfg(test)]
 mod testing;
 pub mod timing;
+pub mod verification;
 pub mod warehouse;
 
 pub use context::{Config, Context};

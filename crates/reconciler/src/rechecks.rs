@@ -1,11 +1,13 @@
 //! When each object's prerequisites were last looked at in full. A Ready object normally costs only a look at
 //! its integration; every `--drift-interval` it is checked in full again (source parameters, target policy
 //! and case sensitivity, replication), so hand edits in AWS are found and, in Fix mode, put right. Kept in
-//! memory: a restarted operator checks everything once, which is what it should do anyway.
+//! memory: a restarted operator checks everything once, which is what it should do anyway. The same goes for
+//! when each connection was last verified end to end (its status records that at most hourly).
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use chrono::{DateTime, Utc};
 use parking_lot::Mutex;
 
 #[derive(Default)]
@@ -13,6 +15,8 @@ pub struct Rechecks {
     last: Mutex<HashMap<String, Instant>>,
     /// What each object asked at its last pass (see [`asked`]).
     asked: Mutex<HashMap<String, u64>>,
+    /// When each connection last passed verification, and for which generation.
+    verified: Mutex<HashMap<String, (Option<i64>, DateTime<Utc>)>>,
 }
 
 /// A hash of what an object asks of the operator: its spec (generation), annotations, labels and deletion.
@@ -51,10 +55,27 @@ impl Rechecks {
         self.asked.lock().insert(uid.to_string(), asked) != Some(asked)
     }
 
+    /// Records that `uid` (at `generation`) passed verification at `at`.
+    pub fn verified(&self, uid: &str, generation: Option<i64>, at: DateTime<Utc>) {
+        self.verified
+            .lock()
+            .insert(uid.to_string(), (generation, at));
+    }
+
+    /// When `uid` last passed verification at `generation`, as far as this process knows.
+    pub fn last_verified(&self, uid: &str, generation: Option<i64>) -> Option<DateTime<Utc>> {
+        self.verified
+            .lock()
+            .get(uid)
+            .filter(|(g, _)| *g == generation)
+            .map(|(_, at)| *at)
+    }
+
     /// Forgets `uid` (the object is gone).
     pub fn forget(&self, uid: &str) {
         self.last.lock().remove(uid);
         self.asked.lock().remove(uid);
+        self.verified.lock().remove(uid);
     }
 
     /// How long until the next full check of `uid` is due.

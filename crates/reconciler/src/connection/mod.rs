@@ -44,6 +44,7 @@ pub async fn reconcile(obj: Arc<RedshiftConnection>, ctx: Arc<Context>) -> Resul
     // published may see the object as it was before): read the latest one before anything costly.
     let obj = match plan::verification_fresh_for(
         &obj,
+        last_verified(&obj, &ctx),
         Utc::now(),
         ctx.config.connection_reverify_interval,
     ) {
@@ -83,7 +84,9 @@ async fn converge(obj: &RedshiftConnection, ctx: &Context) -> Result<ConnectionO
         .region
         .clone()
         .unwrap_or_else(|| ctx.config.default_region.clone());
-    if let Some(remaining) = plan::verification_fresh_for(obj, now, interval) {
+    if let Some(remaining) =
+        plan::verification_fresh_for(obj, last_verified(obj, ctx), now, interval)
+    {
         ctx.leadership.ensure()?;
         if republish_from_status(obj, ctx, &region).await {
             return Ok(still_ready(obj, remaining));
@@ -135,7 +138,13 @@ async fn converge(obj: &RedshiftConnection, ctx: &Context) -> Result<ConnectionO
         Err(e) if e.is_aws(AwsErrorKind::NotFound) => WarehouseSeen::Missing,
         Err(_) => WarehouseSeen::Unknown,
     };
-    let fields = plan::next_status(obj, warehouse, decision.progress.is_ready(), now);
+    let ready = decision.progress.is_ready();
+    if ready {
+        if let Some(uid) = obj.metadata.uid.as_deref() {
+            ctx.rechecks.verified(uid, obj.metadata.generation, now);
+        }
+    }
+    let fields = plan::next_status(obj, warehouse, ready, now);
     Ok(Outcome {
         fields: Some(fields),
         steps: decision.conditions,
@@ -144,6 +153,12 @@ async fn converge(obj: &RedshiftConnection, ctx: &Context) -> Result<ConnectionO
         backoff: decision.backoff,
         release: None,
     })
+}
+
+/// When this process last verified `obj` (its status records that only hourly).
+fn last_verified(obj: &RedshiftConnection, ctx: &Context) -> Option<chrono::DateTime<Utc>> {
+    let uid = obj.metadata.uid.as_deref()?;
+    ctx.rechecks.last_verified(uid, obj.metadata.generation)
 }
 
 /// A fresh verification: everything stays as it is (no status write), looked at again when it is due.

@@ -42,7 +42,7 @@ use crate::k8s::{finalizer, identity, Notice, ObjectStatus};
 use crate::ownership::{adoption_requested, Owner};
 use crate::pipeline::{self, Managed, Outcome};
 use crate::progress::Progress;
-use crate::{timing, Context, Error, Result};
+use crate::{timing, verification, Context, Error, Result};
 use observe::Admin;
 use observed::{Observation, WarehouseFacts};
 use password::Password;
@@ -112,7 +112,7 @@ pub fn error_policy(obj: Arc<RedshiftConsumer>, error: &Error, ctx: Arc<Context>
 /// rotation asked for, costs no AWS call and no write (the pass our own status write triggers, say).
 async fn still_fresh(obj: &RedshiftConsumer, ctx: &Context) -> Result<Option<ConsumerOutcome>> {
     let interval = ctx.config.connection_reverify_interval;
-    let Some(remaining) = fresh_for(obj, Utc::now(), interval) else {
+    let Some(remaining) = fresh_for(obj, ctx, Utc::now(), interval) else {
         return Ok(None);
     };
     let password_user = obj
@@ -138,7 +138,12 @@ async fn still_fresh(obj: &RedshiftConsumer, ctx: &Context) -> Result<Option<Con
 }
 
 /// How long the last verification stays fresh (see [`still_fresh`]).
-fn fresh_for(obj: &RedshiftConsumer, now: DateTime<Utc>, interval: Duration) -> Option<Duration> {
+fn fresh_for(
+    obj: &RedshiftConsumer,
+    ctx: &Context,
+    now: DateTime<Utc>,
+    interval: Duration,
+) -> Option<Duration> {
     let status = obj.status.as_ref()?;
     if status.observed_generation != obj.metadata.generation
         || !conditions::is_true(&status.conditions, READY)
@@ -146,13 +151,17 @@ fn fresh_for(obj: &RedshiftConsumer, now: DateTime<Utc>, interval: Duration) -> 
     {
         return None;
     }
-    let last = DateTime::parse_from_rfc3339(status.last_verified_time.as_deref()?).ok()?;
-    let elapsed = (now - last.with_timezone(&Utc))
-        .to_std()
-        .unwrap_or_default();
-    // A tenth of slack so that a requeue timer firing a little early still re-verifies.
-    let remaining = interval.checked_sub(elapsed)?;
-    (remaining > interval / 10).then_some(remaining)
+    let in_memory = obj
+        .metadata
+        .uid
+        .as_deref()
+        .and_then(|uid| ctx.rechecks.last_verified(uid, obj.metadata.generation));
+    verification::fresh_for(
+        status.last_verified_time.as_deref(),
+        in_memory,
+        now,
+        interval,
+    )
 }
 
 fn rotation_annotation(obj: &RedshiftConsumer) -> Option<&str> {
@@ -336,6 +345,11 @@ async fn provision(
         seen.facts.warehouse.describe()
     );
     let decision = plan::decide(&steps, &summary, ctx.config.connection_reverify_interval);
+    if decision.progress.is_ready() {
+        if let Some(uid) = obj.metadata.uid.as_deref() {
+            ctx.rechecks.verified(uid, obj.metadata.generation, now);
+        }
+    }
     let fields = status::next(
         obj,
         &planned.claims,

@@ -5,11 +5,12 @@
 
 use std::collections::BTreeSet;
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use zeroetl_api::conditions::{DATABASE_USER_READY, GRANTS_APPLIED, ROLE_READY};
 use zeroetl_api::{RedshiftConsumer, RedshiftConsumerStatus};
 
 use super::plan::Claims;
+use crate::verification;
 
 /// What happened to the claims this pass.
 #[derive(Debug, Default)]
@@ -55,10 +56,12 @@ pub fn next(
         database_user,
         grant_databases: databases.into_iter().collect(),
         password_rotation,
-        last_verified_time: match ready {
-            true => Some(now.to_rfc3339_opts(SecondsFormat::Secs, true)),
-            false => previous.last_verified_time.clone(),
-        },
+        last_verified_time: verification::recorded_after(
+            previous.last_verified_time.as_deref(),
+            ready,
+            previous.observed_generation == obj.metadata.generation,
+            now,
+        ),
         conditions: previous.conditions,
     }
 }

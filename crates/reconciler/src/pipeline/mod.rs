@@ -239,6 +239,9 @@ pub async fn finish<K: Managed>(
     }
     if let Some(f) = outcome.release {
         finalizer::release(&api, obj, f).await?;
+        if let Some(uid) = obj.meta().uid.as_deref() {
+            ctx.rechecks.forget(uid);
+        }
     }
 
     let key = backoff::key(K::KIND, &namespace, &name);

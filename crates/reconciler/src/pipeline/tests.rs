@@ -191,6 +191,40 @@ async fn deletion_goes_through_apply_and_releases_the_object_once_aws_is_done() 
     assert!(events.iter().any(|e| e == "Deleted"), "{events:?}");
 }
 
+/// With every prerequisite already in place, an integration costs its finalizer, one status write while AWS
+/// creates it and one when it is Ready; the creation pass already says what the next observation will.
+#[tokio::test]
+async fn an_integration_whose_prerequisites_hold_costs_one_finalizer_and_two_status_writes() {
+    let sim = sample_sim().await;
+    let api = FakeApi::default();
+    let ctx = context(&api, &sim);
+    // A first object puts the prerequisites in place, and is retired with its integration.
+    api.put(&integration_path("orders"), &orders("Delete"));
+    integration_until(&api, &ctx, "orders", "Ready", ready).await;
+    api.mark_deleted(&integration_path("orders"));
+    integration_until(&api, &ctx, "orders", "released", |o| o.is_none()).await;
+
+    // Long enough for several passes to see the integration `creating`.
+    sim.set_timings(aws_sim::Timings::all(Duration::from_millis(600)));
+    api.clear_requests();
+    let mut again = orders("Delete");
+    again["metadata"]["name"] = json!("orders-again");
+    api.put(&integration_path("orders-again"), &again);
+    integration_until(&api, &ctx, "orders-again", "Ready", ready).await;
+    let writes: Vec<String> = api
+        .requests()
+        .into_iter()
+        .filter(|r| !r.starts_with("GET") && !r.contains("/events"))
+        .collect();
+    assert_eq!(
+        writes.len(),
+        3,
+        "finalizer, creating, Ready: {writes:#?}\nevents: {:?}",
+        api.event_reasons()
+    );
+    assert_eq!(status_writes(&api), 2);
+}
+
 #[tokio::test]
 async fn retain_releases_at_once_and_never_deletes_in_aws() {
     let sim = sample_sim().await;

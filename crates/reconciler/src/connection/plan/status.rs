@@ -4,12 +4,13 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use zeroetl_api::arn::WarehouseKind;
 use zeroetl_api::conditions::{self, READY};
 use zeroetl_api::connection::{Endpoint, WarehouseKindName};
 use zeroetl_api::{RedshiftConnection, RedshiftConnectionSpec, RedshiftConnectionStatus};
 
+use crate::verification;
 use crate::warehouse::Warehouse;
 
 /// Where a connection points, from a fresh observation or from the last status.
@@ -100,7 +101,7 @@ pub enum WarehouseSeen<'a> {
 /// The status fields to write (the pipeline merges the conditions). Coordinates come from this observation;
 /// when the warehouse could not be described they are kept from the last status for the same generation (and
 /// dropped after a spec change, since they may describe another warehouse). `lastVerifiedTime` moves only
-/// when everything passed (`ready`).
+/// when everything passed (`ready`), and at most hourly (see `verification`).
 pub fn next_status(
     obj: &RedshiftConnection,
     observed: WarehouseSeen,
@@ -127,16 +128,22 @@ pub fn next_status(
         },
     };
     next.observed_generation = generation;
-    if ready {
-        next.last_verified_time = Some(now.to_rfc3339_opts(SecondsFormat::Secs, true));
-    }
+    next.last_verified_time = verification::recorded_after(
+        previous.last_verified_time.as_deref(),
+        ready,
+        same_generation,
+        now,
+    );
     next
 }
 
 /// When the last end-to-end verification is recent enough to skip AWS this time (a reconcile triggered by
-/// our own status write or by the published Secret changing), how long until the next one is due.
+/// our own status write or by the published Secret changing), how long until the next one is due. The last
+/// verification is the later of `status.lastVerifiedTime` and what this process remembers (`in_memory`):
+/// the status records it only hourly.
 pub fn verification_fresh_for(
     obj: &RedshiftConnection,
+    in_memory: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
     interval: Duration,
 ) -> Option<Duration> {
@@ -146,11 +153,10 @@ pub fn verification_fresh_for(
     {
         return None;
     }
-    let last = DateTime::parse_from_rfc3339(status.last_verified_time.as_deref()?)
-        .ok()?
-        .with_timezone(&Utc);
-    let elapsed = (now - last).to_std().unwrap_or_default();
-    // A tenth of slack so that the requeue timer firing a little early still re-verifies.
-    let remaining = interval.checked_sub(elapsed)?;
-    (remaining > interval / 10).then_some(remaining)
+    verification::fresh_for(
+        status.last_verified_time.as_deref(),
+        in_memory,
+        now,
+        interval,
+    )
 }

@@ -579,7 +579,7 @@ fn a_spec_change_drops_coordinates_that_were_not_observed_again() {
 fn a_recent_verification_is_fresh_until_the_interval_is_nearly_over() {
     let mut obj = connection(serverless_spec());
     assert_eq!(
-        verification_fresh_for(&obj, at(0), REVERIFY),
+        verification_fresh_for(&obj, None, at(0), REVERIFY),
         None,
         "never verified"
     );
@@ -591,20 +591,48 @@ fn a_recent_verification_is_fresh_until_the_interval_is_nearly_over() {
         at(0),
     ));
     assert_eq!(
-        verification_fresh_for(&obj, at(100), REVERIFY),
+        verification_fresh_for(&obj, None, at(100), REVERIFY),
         Some(Duration::from_secs(200))
     );
     assert_eq!(
-        verification_fresh_for(&obj, at(280), REVERIFY),
+        verification_fresh_for(&obj, None, at(280), REVERIFY),
         None,
         "within the last tenth: verify now"
     );
-    assert_eq!(verification_fresh_for(&obj, at(400), REVERIFY), None);
+    assert_eq!(verification_fresh_for(&obj, None, at(400), REVERIFY), None);
     obj.metadata.generation = Some(2);
     assert_eq!(
-        verification_fresh_for(&obj, at(100), REVERIFY),
+        verification_fresh_for(&obj, None, at(100), REVERIFY),
         None,
         "a spec change verifies at once"
+    );
+}
+
+#[test]
+fn a_verification_within_the_hour_costs_no_write_and_stays_fresh_in_memory() {
+    let mut obj = connection(serverless_spec());
+    let ok = decide_all(&all_passed(), "ok", REVERIFY);
+    let warehouse = serverless_warehouse();
+    let seen = || WarehouseSeen::Described(&warehouse);
+    obj.status = Some(status_after(&obj, seen(), &ok, at(0)));
+    // Verified again 5 minutes later: the same status, so no write.
+    let again = status_after(&obj, seen(), &ok, at(300));
+    assert_eq!(
+        Some(&again),
+        obj.status.as_ref(),
+        "no write within the hour"
+    );
+    // What the process remembers keeps it fresh although the status says 5 minutes older.
+    assert_eq!(
+        verification_fresh_for(&obj, Some(at(300)), at(400), REVERIFY),
+        Some(Duration::from_secs(200))
+    );
+    assert_eq!(verification_fresh_for(&obj, None, at(400), REVERIFY), None);
+    // An hour on, the status records it.
+    let hourly = status_after(&obj, seen(), &ok, at(3600));
+    assert_eq!(
+        hourly.last_verified_time.as_deref(),
+        Some("2027-01-15T09:00:00Z")
     );
 }
 
@@ -632,7 +660,7 @@ fn a_connection_that_is_not_ready_is_never_fresh() {
         &broken,
         at(10),
     ));
-    assert_eq!(verification_fresh_for(&obj, at(20), REVERIFY), None);
+    assert_eq!(verification_fresh_for(&obj, None, at(20), REVERIFY), None);
 }
 
 #[test]

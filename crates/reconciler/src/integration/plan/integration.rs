@@ -75,10 +75,11 @@ pub(super) fn plan_integration(
             tags,
         }));
         return (
+            // Worded as the next pass will observe it, so that pass has nothing new to write.
             Step::working(
                 INTEGRATION_ACTIVE,
                 reasons::CREATING,
-                format!("creating integration {}", input.name),
+                creating_message(input.name),
                 timing::AFTER_ACTION,
             ),
             None,
@@ -224,7 +225,7 @@ fn integration_state_step(
             Step::working(
                 INTEGRATION_ACTIVE,
                 reasons::CREATING,
-                format!("AWS is creating integration {name}"),
+                creating_message(name),
                 timing::adaptive_poll(elapsed),
             )
         }
@@ -330,4 +331,8 @@ fn tag_change(input: &Input, found: &AwsIntegration) -> Option<IntegrationAction
         add,
         remove,
     })
+}
+
+fn creating_message(name: &str) -> String {
+    format!("AWS is creating integration {name}")
 }
