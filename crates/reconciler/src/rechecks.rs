@@ -15,9 +15,12 @@ pub struct Rechecks {
     last: Mutex<HashMap<String, Instant>>,
     /// What each object asked at its last pass (see [`asked`]).
     asked: Mutex<HashMap<String, u64>>,
-    /// When each connection last passed verification, and for which generation.
-    verified: Mutex<HashMap<String, (Option<i64>, DateTime<Utc>)>>,
+    /// When each connection or consumer last passed verification.
+    verified: Mutex<HashMap<String, Verified>>,
 }
+
+/// A passed verification: of which generation, and when.
+type Verified = (Option<i64>, DateTime<Utc>);
 
 /// A hash of what an object asks of the operator: its spec (generation), annotations, labels and deletion.
 /// Status, finalizers (the operator adds its own) and resourceVersion are not part of it.
