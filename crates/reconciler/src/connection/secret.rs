@@ -23,10 +23,9 @@ fn owner_reference(obj: &RedshiftConnection) -> Option<OwnerReference> {
     obj.controller_owner_ref(&())
 }
 
-fn owned_by(secret: &Secret, obj: &RedshiftConnection) -> bool {
+fn owned_by(owners: &[OwnerReference], obj: &RedshiftConnection) -> bool {
     let uid = obj.metadata.uid.as_deref();
-    secret
-        .owner_references()
+    owners
         .iter()
         .any(|r| Some(r.uid.as_str()) == uid && r.controller == Some(true))
 }
@@ -79,7 +78,7 @@ pub async fn publish(
             tracing::info!(secret = name, "published connection secret");
             Ok(())
         }
-        Some(existing) if !owned_by(&existing, obj) => Err(Error::terminal(
+        Some(existing) if !owned_by(existing.owner_references(), obj) => Err(Error::terminal(
             reasons::SECRET_CONFLICT,
             format!("Secret {name} already exists and is not owned by this RedshiftConnection; delete it or choose another spec.connectionSecret.name"),
         )),
@@ -99,11 +98,12 @@ pub async fn publish(
 }
 
 /// Deletes Secrets this connection published under a name it no longer uses (a renamed or removed
-/// spec.connectionSecret). Failures are logged and retried on the next verification.
+/// spec.connectionSecret). Only this connection's Secrets are listed, as metadata. Failures are logged and
+/// retried on the next verification.
 pub async fn remove_stale(client: &kube::Client, obj: &RedshiftConnection, current: Option<&str>) {
     let api: Api<Secret> = Api::namespaced(client.clone(), &obj.namespace().unwrap_or_default());
     let listed = match api
-        .list(&ListParams::default().labels(MANAGED_BY_SELECTOR))
+        .list_metadata(&ListParams::default().labels(&selector(obj)))
         .await
     {
         Ok(list) => list,
@@ -112,11 +112,9 @@ pub async fn remove_stale(client: &kube::Client, obj: &RedshiftConnection, curre
             return;
         }
     };
-    for s in listed
-        .items
-        .iter()
-        .filter(|s| owned_by(s, obj) && Some(s.name_any().as_str()) != current)
-    {
+    for s in listed.items.iter().filter(|s| {
+        owned_by(s.owner_references(), obj) && Some(s.name_any().as_str()) != current
+    }) {
         match api.delete(&s.name_any(), &DeleteParams::default()).await {
             Ok(_) => {
                 tracing::info!(secret = %s.name_any(), "deleted a connection secret no longer in the spec")
@@ -126,6 +124,16 @@ pub async fn remove_stale(client: &kube::Client, obj: &RedshiftConnection, curre
             }
         }
     }
+}
+
+/// The label selector of the Secrets `obj` publishes (all managed ones when its name is too long to be a
+/// label value; ownership is checked on each anyway).
+fn selector(obj: &RedshiftConnection) -> String {
+    labels(obj)
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 #[cfg(test)]
@@ -138,5 +146,23 @@ mod tests {
             MANAGED_BY_SELECTOR,
             format!("{MANAGED_BY_LABEL}={MANAGED_BY}")
         );
+    }
+
+    #[test]
+    fn stale_secrets_are_looked_for_among_this_connections_only() {
+        let mut obj = RedshiftConnection::new(
+            "analytics",
+            serde_json::from_value(serde_json::json!({
+                "serverless": {"workgroupName": "analytics-wg"}, "database": "dev",
+                "connectionSecret": {"name": "analytics-connection"}
+            }))
+            .unwrap(),
+        );
+        assert_eq!(
+            selector(&obj),
+            format!("{MANAGED_BY_SELECTOR},{CONNECTION_LABEL}=analytics")
+        );
+        obj.metadata.name = Some("a".repeat(64));
+        assert_eq!(selector(&obj), MANAGED_BY_SELECTOR, "too long for a label");
     }
 }
