@@ -339,9 +339,7 @@ async fn serverless_and_provisioned_connections_are_verified_and_published() -> 
     eventually(
         "SELECT 1 to run again",
         Duration::from_secs(REVERIFY_SECS * 4),
-        move || async move {
-            Ok((statements(sim_ref) > before).then_some(()))
-        },
+        move || async move { Ok((statements(sim_ref) > before).then_some(())) },
     )
     .await?;
     let later = connections.get("analytics").await?;

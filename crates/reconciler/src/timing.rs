@@ -82,10 +82,15 @@ pub const SELECT_ONE_DEADLINE: Duration = Duration::from_secs(20);
 /// `CREATE DATABASE … FROM INTEGRATION` may take longer; a slower one is retried (idempotently) next pass.
 pub const CREATE_DATABASE_DEADLINE: Duration = Duration::from_secs(30);
 /// First pause between DescribeStatement polls, doubled up to [`STATEMENT_POLL_MAX`]: the Data API has no push.
+/// How long one pass waits for a Data API statement before handing the worker slot back (the next pass asks
+/// about the same statement).
+pub const STATEMENT_INLINE_WAIT: Duration = Duration::from_secs(2);
+/// A remembered statement no pass asked about again for this long is forgotten.
+pub const STATEMENT_FORGET_AFTER: Duration = Duration::from_secs(600);
 pub const STATEMENT_POLL_START: Duration = Duration::from_millis(100);
 pub const STATEMENT_POLL_MAX: Duration = Duration::from_secs(2);
-/// A statement still running at its deadline is looked at again after this.
-pub const STATEMENT_RUNNING_RECHECK: Duration = Duration::from_secs(5);
+/// A statement still running when its pass stopped waiting is looked at again after this.
+pub const STATEMENT_RUNNING_RECHECK: Duration = Duration::from_secs(2);
 
 // ---------------------------------------------------------------------------------------------------------
 // Backoff after failures (per object, exponential with equal jitter)
@@ -124,6 +129,18 @@ pub const LEASE_RENEW_EVERY: Duration = Duration::from_secs(5);
 pub const LEASE_RENEW_DEADLINE: Duration = Duration::from_secs(10);
 /// Every Lease request is bounded, so a hung API call cannot outlast the renew deadline.
 pub const LEASE_REQUEST_TIMEOUT: Duration = Duration::from_secs(3);
+
+// ---------------------------------------------------------------------------------------------------------
+// Consumers
+
+/// Catalog queries and grants answer in well under a second; past this the statement is reported running.
+pub const CONSUMER_STATEMENT_DEADLINE: Duration = SELECT_ONE_DEADLINE;
+/// A database, schema or table a grant names does not exist yet (a zero-ETL database appears once its
+/// integration is active): looked at again after this.
+pub const GRANT_OBJECT_RECHECK: Duration = CONNECTION_RECHECK;
+/// IAM changes reach every AWS endpoint within seconds, rarely a minute: a role that refuses the operator
+/// this soon after it changed is waited for, not reported as broken.
+pub const IAM_PROPAGATION: Duration = Duration::from_secs(60);
 
 #[cfg(test)]
 mod tests {

@@ -44,6 +44,8 @@ pub struct Clients {
     pub iam: aws_sdk_iam::Client,
     /// GetCallerIdentity: the principal a consumer role's trust policy names for verification.
     pub sts: aws_sdk_sts::Client,
+    /// Data API statements submitted with these clients that a pass stopped waiting for.
+    pub statements: Arc<super::data_api::Submitted>,
 }
 
 /// Settings shared by every client.
@@ -205,6 +207,7 @@ impl AwsClients {
             s3: aws_sdk_s3::Client::from_conf(s3),
             iam: client!(aws_sdk_iam),
             sts: client!(aws_sdk_sts),
+            statements: Default::default(),
         }
     }
 }

@@ -112,9 +112,11 @@ pub async fn remove_stale(client: &kube::Client, obj: &RedshiftConnection, curre
             return;
         }
     };
-    for s in listed.items.iter().filter(|s| {
-        owned_by(s.owner_references(), obj) && Some(s.name_any().as_str()) != current
-    }) {
+    for s in listed
+        .items
+        .iter()
+        .filter(|s| owned_by(s.owner_references(), obj) && Some(s.name_any().as_str()) != current)
+    {
         match api.delete(&s.name_any(), &DeleteParams::default()).await {
             Ok(_) => {
                 tracing::info!(secret = %s.name_any(), "deleted a connection secret no longer in the spec")

@@ -21,12 +21,6 @@ use crate::error::{Error, Result};
 use crate::warehouse::{self, Warehouse};
 use crate::{timing, Context};
 
-/// Catalog queries and grants answer in well under a second; past this the pass reports the statement running.
-pub const STATEMENT_DEADLINE: std::time::Duration = timing::SELECT_ONE_DEADLINE;
-/// A database, schema or table a grant names does not exist yet (a zero-ETL database appears once its
-/// integration is active): looked at again after this.
-pub const OBJECT_RECHECK: std::time::Duration = timing::CONNECTION_RECHECK;
-
 /// SQL as the connection's identity (the admin path the connection verified).
 #[derive(Clone, Debug)]
 pub struct Admin {
@@ -65,7 +59,7 @@ impl Admin {
             &self.clients,
             &self.target(database),
             &query,
-            STATEMENT_DEADLINE,
+            timing::CONSUMER_STATEMENT_DEADLINE,
         )
         .await?
         {
@@ -80,7 +74,7 @@ impl Admin {
             &self.clients,
             &self.target(&s.database),
             &s.text,
-            STATEMENT_DEADLINE,
+            timing::CONSUMER_STATEMENT_DEADLINE,
         )
         .await?
         {
@@ -97,7 +91,7 @@ pub fn statement_error(what: &str, database: &str, end: StatementEnd) -> Error {
         StatementEnd::Failed(why) if why.contains("does not exist") => Error::waiting(
             reasons::OBJECT_NOT_FOUND,
             format!("{what} in database {database}: {why}"),
-            OBJECT_RECHECK,
+            timing::GRANT_OBJECT_RECHECK,
         ),
         StatementEnd::Failed(why) => Error::terminal(
             reasons::STATEMENT_FAILED,

@@ -17,11 +17,7 @@ use crate::aws::{session_name, AwsErrorKind, Identity};
 use crate::connection::observe as checks;
 use crate::connection::plan::{authenticated, reachable, staging};
 use crate::warehouse;
-use crate::Context;
-
-/// IAM changes reach every AWS endpoint within seconds, rarely a minute: a role that refuses the operator
-/// this soon after it changed is waited for, not reported as broken.
-pub const IAM_PROPAGATION: std::time::Duration = std::time::Duration::from_secs(60);
+use crate::{timing, Context};
 
 /// What to verify and as whom.
 pub struct Subject<'a> {
@@ -60,7 +56,7 @@ pub fn after_changes() -> Step {
 }
 
 /// Whether the role changed so recently that IAM may not have caught up: Verified has been waiting (since its
-/// last transition) for less than [`IAM_PROPAGATION`].
+/// last transition) for less than [`timing::IAM_PROPAGATION`].
 fn settling(obj: &RedshiftConsumer, now: DateTime<Utc>) -> bool {
     let Some(c) = obj
         .status
@@ -73,7 +69,7 @@ fn settling(obj: &RedshiftConsumer, now: DateTime<Utc>) -> bool {
         && [reasons::VERIFYING, reasons::PROPAGATING].contains(&c.reason.as_str());
     let since =
         DateTime::<Utc>::from_timestamp(c.last_transition_time.0.as_second(), 0).unwrap_or(now);
-    waiting && (now - since).to_std().unwrap_or_default() < IAM_PROPAGATION
+    waiting && (now - since).to_std().unwrap_or_default() < timing::IAM_PROPAGATION
 }
 
 pub async fn verify(ctx: &Context, s: &Subject<'_>, now: DateTime<Utc>) -> Step {
