@@ -107,6 +107,16 @@ pub const BACKOFF_MAX: Duration = Duration::from_secs(300);
 
 /// Standard-mode retries inside one call: short backoff, so throttling is absorbed without stretching a call
 /// (adaptive mode stretched single calls to 30–60 s at a steady 50% throttle rate).
+/// Pacing after AWS throttles (see `aws::pacing`): the first throttle paces a service at this many calls per
+/// second, each further throttle multiplies the rate by the decrease, each success by the increase; never
+/// below the floor, and pacing stops above the maximum.
+pub const PACING_START_RATE: f64 = 20.0;
+pub const PACING_DECREASE: f64 = 0.7;
+pub const PACING_INCREASE: f64 = 1.01;
+pub const PACING_MIN_RATE: f64 = 2.0;
+pub const PACING_MAX_RATE: f64 = 200.0;
+/// The longest a call waits for its token; beyond it calls go anyway, and AWS answers for itself.
+pub const PACING_MAX_WAIT: Duration = Duration::from_secs(5);
 pub const SDK_MAX_ATTEMPTS: u32 = 8;
 pub const SDK_INITIAL_BACKOFF: Duration = Duration::from_millis(200);
 pub const SDK_MAX_BACKOFF: Duration = Duration::from_secs(10);

@@ -1,7 +1,8 @@
 //! AWS clients: one set per (region, identity), built lazily and cached, so that the operator makes no AWS call
 //! until an object needs one and never rebuilds credentials per reconcile. Every client counts its calls
 //! (the `zeroetl_aws_calls_total` metric), retries in the SDK's standard mode with short backoff (see
-//! [`crate::timing`]) and bounds each operation with a timeout.
+//! [`crate::timing`]), is paced per service when AWS throttles (`pacing`), and bounds each operation with a
+//! timeout.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -23,10 +24,12 @@ use tokio::sync::Mutex;
 
 use super::assume_role::AssumedRole;
 use super::error::{classify, AwsErrorKind};
+use super::pacing::{shared_https_client, PacedHttpClient, Pacer};
 use super::Identity;
 use crate::error::Result;
 use crate::metrics::Metrics;
 use crate::timing;
+use aws_smithy_runtime_api::client::http::SharedHttpClient;
 
 /// The service clients for one region and identity.
 #[derive(Clone, Debug)]
@@ -46,6 +49,16 @@ pub struct Clients {
     pub sts: aws_sdk_sts::Client,
     /// Data API statements submitted with these clients that a pass stopped waiting for.
     pub statements: Arc<super::data_api::Submitted>,
+    /// Each service's pacer, by SDK crate name (`aws_sdk_rds`, …); the clients hold them, this names them.
+    #[cfg_attr(not(test), allow(dead_code))]
+    pacers: HashMap<&'static str, Arc<Pacer>>,
+}
+
+#[cfg(test)]
+impl Clients {
+    pub fn pacer(&self, service: &str) -> &Pacer {
+        &self.pacers[service]
+    }
 }
 
 /// Settings shared by every client.
@@ -62,6 +75,7 @@ type CachedClients = (Arc<Clients>, Option<AssumedRole>);
 pub struct AwsClients {
     settings: AwsSettings,
     metrics: Arc<Metrics>,
+    http: SharedHttpClient,
     cache: Mutex<HashMap<(String, String), CachedClients>>,
 }
 
@@ -69,6 +83,7 @@ impl AwsClients {
     pub fn new(settings: AwsSettings, metrics: Arc<Metrics>) -> AwsClients {
         AwsClients {
             settings,
+            http: shared_https_client(),
             metrics,
             cache: Mutex::new(HashMap::new()),
         }
@@ -101,9 +116,11 @@ impl AwsClients {
     async fn base_loader(&self, region: &str) -> aws_config::ConfigLoader {
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .region(Region::new(region.to_string()))
-            // Standard retries with short exponential backoff. Not adaptive mode: its client-side rate limiter
-            // cuts the send rate at every throttle and, at a steady 50% throttle rate, stretched single calls to
-            // 30–60 s. Throttling is absorbed here and, past these attempts, by the controller's backoff.
+            // One connection pool for every client, credential provider and STS call.
+            .http_client(self.http.clone())
+            // Standard retries with short exponential backoff. Not the SDK's adaptive mode: its rate limiter
+            // has no floor, and under steady random throttling it stretched single calls to 30–60 s. Our own
+            // pacer (`pacing`) slows down on throttles instead. Past these attempts, the controller's backoff.
             .retry_config(
                 RetryConfig::standard()
                     .with_max_attempts(timing::SDK_MAX_ATTEMPTS)
@@ -158,7 +175,10 @@ impl AwsClients {
                 let base = self.base_loader(region).await.load().await;
                 let sts = aws_sdk_sts::Client::from_conf(
                     aws_sdk_sts::config::Builder::from(&base)
-                        .interceptor(CallCounter(self.metrics.clone()))
+                        .interceptor(CallCounter {
+                            metrics: self.metrics.clone(),
+                            pacer: None,
+                        })
                         .build(),
                 );
                 let role = AssumedRole::new(
@@ -179,20 +199,28 @@ impl AwsClients {
     }
 
     fn build(&self, region: &str, identity: &str, config: &SdkConfig) -> Clients {
-        let counter = CallCounter(self.metrics.clone());
+        // One pacer per service for this region and identity: it sees every attempt (HTTP layer) and learns
+        // from every answer (the counting interceptor).
+        let mut pacers = HashMap::new();
+        macro_rules! builder {
+            ($krate:ident) => {{
+                let pacer = Arc::new(Pacer::default());
+                pacers.insert(stringify!($krate), pacer.clone());
+                $krate::config::Builder::from(config)
+                    .http_client(PacedHttpClient::new(self.http.clone(), pacer.clone()))
+                    .interceptor(CallCounter {
+                        metrics: self.metrics.clone(),
+                        pacer: Some(pacer),
+                    })
+                    .retry_partition(retry_partition(stringify!($krate)))
+            }};
+        }
         macro_rules! client {
             ($krate:ident) => {
-                $krate::Client::from_conf(
-                    $krate::config::Builder::from(config)
-                        .interceptor(counter.clone())
-                        .retry_partition(retry_partition(stringify!($krate)))
-                        .build(),
-                )
+                $krate::Client::from_conf(builder!($krate).build())
             };
         }
-        let s3 = aws_sdk_s3::config::Builder::from(config)
-            .interceptor(counter.clone())
-            .retry_partition(retry_partition("aws_sdk_s3"))
+        let s3 = builder!(aws_sdk_s3)
             // A custom endpoint (aws-sim) serves buckets by path, not by virtual host.
             .force_path_style(self.settings.endpoint_url.is_some())
             .build();
@@ -208,6 +236,7 @@ impl AwsClients {
             iam: client!(aws_sdk_iam),
             sts: client!(aws_sdk_sts),
             statements: Default::default(),
+            pacers,
         }
     }
 }
@@ -225,7 +254,11 @@ fn retry_partition(service: &str) -> aws_sdk_rds::config::retry::RetryPartition 
 /// Counts every attempt each client sends, by service and operation, and every attempt AWS answered with an
 /// error, by code (throttles too, which the SDK retries without the reconciler seeing them).
 #[derive(Clone, Debug)]
-struct CallCounter(Arc<Metrics>);
+struct CallCounter {
+    metrics: Arc<Metrics>,
+    /// Told of every throttle and every success.
+    pacer: Option<Arc<Pacer>>,
+}
 
 impl Intercept for CallCounter {
     fn name(&self) -> &'static str {
@@ -239,7 +272,7 @@ impl Intercept for CallCounter {
         cfg: &mut ConfigBag,
     ) -> std::result::Result<(), BoxError> {
         if let Some(m) = cfg.load::<Metadata>() {
-            self.0.aws_call(m.service(), m.name());
+            self.metrics.aws_call(m.service(), m.name());
         }
         Ok(())
     }
@@ -254,6 +287,9 @@ impl Intercept for CallCounter {
             return Ok(());
         };
         if response.status().as_u16() < 400 {
+            if let Some(p) = &self.pacer {
+                p.succeeded();
+            }
             return Ok(());
         }
         let code = error_code(
@@ -262,7 +298,11 @@ impl Intercept for CallCounter {
         )
         .unwrap_or_else(|| format!("Http{}", response.status().as_u16()));
         let throttled = classify(&code) == AwsErrorKind::Throttled;
-        self.0.aws_error(m.service(), m.name(), &code, throttled);
+        self.metrics
+            .aws_error(m.service(), m.name(), &code, throttled);
+        if let (true, Some(p)) = (throttled, &self.pacer) {
+            p.throttled();
+        }
         Ok(())
     }
 }
@@ -282,7 +322,42 @@ fn error_code(header: Option<&str>, body: Option<&[u8]>) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
+    use std::time::{Duration, Instant};
+
+    use aws_sim::{Fault, FaultKind};
+
     use super::error_code;
+    use crate::testing::{operator_clients, sample_sim};
+    use crate::timing;
+
+    #[tokio::test]
+    async fn a_throttled_service_is_paced_and_only_that_service() {
+        let sim = sample_sim().await;
+        let c = operator_clients(&sim).await;
+        sim.inject(Fault::new("rds:DescribeDBClusters", FaultKind::Throttle).times(1));
+        c.rds
+            .describe_db_clusters()
+            .send()
+            .await
+            .expect("retried past the throttle");
+        assert!(c.pacer("aws_sdk_rds").rate().is_some(), "rds is paced");
+        assert_eq!(c.pacer("aws_sdk_redshift").rate(), None, "redshift is not");
+
+        // At the floor, calls wait for each other: five take at least four intervals.
+        for _ in 0..100 {
+            c.pacer("aws_sdk_rds").throttled();
+        }
+        let started = Instant::now();
+        for _ in 0..5 {
+            c.rds.describe_db_clusters().send().await.unwrap();
+        }
+        let floor_interval = Duration::from_secs_f64(1.0 / timing::PACING_MIN_RATE);
+        assert!(
+            started.elapsed() >= floor_interval * 3,
+            "five paced calls took {:?}",
+            started.elapsed()
+        );
+    }
 
     #[test]
     fn error_codes_come_from_the_header_or_the_xml_body() {

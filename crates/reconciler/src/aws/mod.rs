@@ -6,6 +6,7 @@ mod clients;
 pub mod data_api;
 mod error;
 mod identity;
+mod pacing;
 pub mod shared_reads;
 
 pub use clients::{AwsClients, AwsSettings, Clients};
