@@ -35,7 +35,12 @@ pub async fn start_sim_with_attached_roles(roles: &[&str]) -> Result<SimHandle> 
     let attached = analytics["iamRoles"]
         .as_sequence_mut()
         .context("analytics has iamRoles")?;
-    attached.extend(roles.iter().map(|r| serde_yaml::Value::from(*r)));
+    for role in roles {
+        let role = serde_yaml::Value::from(*role);
+        if !attached.contains(&role) {
+            attached.push(role);
+        }
+    }
     aws_sim::spawn(SimConfig {
         port: 0,
         seed: Some(Estate::from_yaml_str(&serde_yaml::to_string(&estate)?)?),

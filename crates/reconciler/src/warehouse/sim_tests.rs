@@ -65,7 +65,15 @@ async fn resolves_a_serverless_workgroup_and_its_namespace() {
     assert_eq!(w.endpoint.as_ref().map(|e| e.port), Some(5439));
     assert!(w.endpoint.as_ref().is_some_and(|e| !e.address.is_empty()));
     assert!(!w.case_sensitive && w.encrypted && w.is_available());
-    assert_eq!(w.iam_roles, vec![STAGING_ROLE.to_string()]);
+    // The sample estate attaches the staging role and the roles of the two sample consumers that UNLOAD/COPY.
+    assert_eq!(
+        w.iam_roles,
+        [
+            STAGING_ROLE,
+            "arn:aws:iam::111111111111:role/zeroetl-polytomic",
+            "arn:aws:iam::111111111111:role/zeroetl-informatica"
+        ]
+    );
 
     let missing = by_workgroup(&c, "nope-wg")
         .await
