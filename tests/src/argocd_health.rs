@@ -30,7 +30,11 @@ const SCRIPT_TIMEOUT: Duration = Duration::from_secs(10);
 const LUA: &str = "lua5.1";
 
 /// Our kinds, each with a folder `zeroetl.dev/<kind>` under [`customizations_dir`].
-pub const KINDS: [&str; 2] = ["ZeroEtlIntegration", "RedshiftConnection"];
+pub const KINDS: [&str; 3] = [
+    "ZeroEtlIntegration",
+    "RedshiftConnection",
+    "RedshiftConsumer",
+];
 
 /// `config/argocd/resource_customizations`, laid out like Argo CD's own folder of the same name.
 pub fn customizations_dir() -> PathBuf {

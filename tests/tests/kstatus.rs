@@ -563,6 +563,7 @@ fn argocd_examples_install_the_chart_before_the_team_objects() -> Result<()> {
         kinds
             == BTreeSet::from([
                 "RedshiftConnection".to_string(),
+                "RedshiftConsumer".to_string(),
                 "ZeroEtlIntegration".to_string()
             ]),
         "the team Application includes {kinds:?}"
@@ -671,6 +672,13 @@ fn flux_examples_replace_crds_and_check_our_kinds() -> Result<()> {
         .flatten()
         .filter_map(|e| e["kind"].as_str())
         .collect();
-    ensure!(expression_kinds == BTreeSet::from(["RedshiftConnection", "ZeroEtlIntegration"]));
+    ensure!(
+        expression_kinds
+            == BTreeSet::from([
+                "RedshiftConnection",
+                "RedshiftConsumer",
+                "ZeroEtlIntegration"
+            ])
+    );
     Ok(())
 }

@@ -93,7 +93,7 @@ local policy = spec.managementPolicy
 if policy == "ObserveOnly" or policy == "Plan" then
   if failed then
     hs.status = "Degraded"
-    hs.message = policy .. ": " .. describe(stalled, describe(ready, "Stalled"))
+    hs.message = policy .. ": " .. describe(is_true(stalled) and stalled or nil, describe(ready, "Stalled"))
   else
     hs.status = "Suspended"
     if policy == "ObserveOnly" then
@@ -127,7 +127,7 @@ end
 
 if failed then
   hs.status = "Degraded"
-  hs.message = describe(stalled, describe(ready, "Stalled"))
+  hs.message = describe(is_true(stalled) and stalled or nil, describe(ready, "Stalled"))
   return hs
 end
 

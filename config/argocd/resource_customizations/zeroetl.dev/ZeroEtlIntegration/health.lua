@@ -94,7 +94,7 @@ local policy = spec.managementPolicy
 if policy == "ObserveOnly" or policy == "Plan" then
   if failed then
     hs.status = "Degraded"
-    hs.message = policy .. ": " .. describe(stalled, describe(ready, "integration is " .. tostring(status.state)))
+    hs.message = policy .. ": " .. describe(is_true(stalled) and stalled or nil, describe(ready, "integration is " .. tostring(status.state)))
   else
     hs.status = "Suspended"
     if policy == "ObserveOnly" then
@@ -129,7 +129,7 @@ end
 if failed then
   hs.status = "Degraded"
   if is_true(stalled) then
-    hs.message = describe(stalled, describe(ready, "Stalled"))
+    hs.message = describe(is_true(stalled) and stalled or nil, describe(ready, "Stalled"))
   else
     hs.message = describe(ready, "integration is " .. tostring(status.state))
   end
