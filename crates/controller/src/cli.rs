@@ -98,6 +98,10 @@ pub struct RunArgs {
     #[arg(long, env = "ZEROETL_FORBID_SOURCE_REBOOT", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
     pub forbid_source_reboot: bool,
 
+    /// Log level or filter, e.g. `debug` or `info,zeroetl_reconciler=debug`; overrides RUST_LOG.
+    #[arg(long, env = "ZEROETL_LOG_LEVEL")]
+    pub log_level: Option<String>,
+
     /// Log format.
     #[arg(long, env = "ZEROETL_LOG_FORMAT", value_enum, default_value_t = LogFormat::Json)]
     pub log_format: LogFormat,

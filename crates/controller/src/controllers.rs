@@ -233,6 +233,7 @@ pub fn consumers(
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) -> Running {
     let (store, objects) = watched::<RedshiftConsumer>(scope.api(client), scope.watch_config());
+    ctx.stores.add_consumers(store.clone());
     // Its coordinates and password Secrets, put back when edited or deleted.
     let secrets = watcher(
         scope.api::<PartialObjectMeta<Secret>>(client),

@@ -17,6 +17,7 @@ use zeroetl_reconciler::timing::LEASE_RENEW_DEADLINE;
 use zeroetl_reconciler::{Config, Context};
 
 mod cli;
+mod collectors;
 mod controllers;
 mod crd;
 mod leader;
@@ -44,7 +45,7 @@ fn main() -> anyhow::Result<()> {
 }
 
 async fn run(args: RunArgs) -> anyhow::Result<()> {
-    telemetry::init(args.log_format);
+    telemetry::init(args.log_format, args.log_level.as_deref())?;
     // Both ring (kube) and aws-lc-rs (AWS SDK) are linked; rustls needs to be told which one to use.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -54,6 +55,11 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     let client = kube::Client::try_default().await?;
     let mut registry = Registry::default();
     let metrics = Arc::new(Metrics::new(&mut registry));
+    let stores = Arc::new(zeroetl_reconciler::stores::Stores::default());
+    registry.register_collector(Box::new(collectors::ObjectConditions {
+        stores: stores.clone(),
+    }));
+    registry.register_collector(Box::new(collectors::ProcessMetrics));
     let probes = probes::Probes {
         ready: Default::default(),
         registry: Arc::new(registry),
@@ -124,7 +130,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         shared: Arc::new(zeroetl_reconciler::shared::Shared::for_drift_interval(
             Duration::from_secs(args.drift_interval.max(1)),
         )),
-        stores: Default::default(),
+        stores,
         rechecks: Default::default(),
     });
 

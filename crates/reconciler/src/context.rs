@@ -54,7 +54,7 @@ pub struct Context {
     /// Locks, shared reads and integration snapshots every pass shares.
     pub shared: Arc<Shared>,
     /// The controllers' watch caches.
-    pub stores: Stores,
+    pub stores: Arc<Stores>,
     /// When each object was last checked in full.
     pub rechecks: Rechecks,
 }

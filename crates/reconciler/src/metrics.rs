@@ -12,6 +12,13 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
+/// The kinds the operator reconciles, as the `kind` label spells them.
+pub const KINDS: [&str; 3] = [
+    "ZeroEtlIntegration",
+    "RedshiftConnection",
+    "RedshiftConsumer",
+];
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct KindLabels {
     pub kind: &'static str,
@@ -93,6 +100,12 @@ impl Metrics {
             leader: Gauge::default(),
             aws_calls_total: AtomicU64::new(0),
         };
+        // A refused status write is rare (always a bug): start its series at zero so that alerts on its rate see
+        // the first one, and dashboards show a zero rather than no data.
+        for kind in KINDS {
+            m.status_write_rejections
+                .get_or_create(&KindLabels { kind });
+        }
         let r = registry.sub_registry_with_prefix("zeroetl");
         r.register(
             "reconciles",
