@@ -295,7 +295,10 @@ async fn every_family_is_served_and_each_objects_conditions_are_gauged() -> Resu
             && s.label("operation") == Some("DescribeIntegrations")
             && s.label("code").is_some_and(|c| c.contains("Throttl"))),
         "the throttled DescribeIntegrations is not counted by service, operation and code: {:?}",
-        samples.iter().filter(|s| s.name == "zeroetl_aws_errors_total").collect::<Vec<_>>()
+        samples
+            .iter()
+            .filter(|s| s.name == "zeroetl_aws_errors_total")
+            .collect::<Vec<_>>()
     );
     ensure!(samples
         .iter()

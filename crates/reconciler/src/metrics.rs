@@ -103,7 +103,8 @@ impl Metrics {
         // A refused status write is rare (always a bug): start its series at zero so that alerts on its rate see
         // the first one, and dashboards show a zero rather than no data.
         for kind in KINDS {
-            m.status_write_rejections
+            let _ = m
+                .status_write_rejections
                 .get_or_create(&KindLabels { kind });
         }
         let r = registry.sub_registry_with_prefix("zeroetl");
