@@ -1,5 +1,5 @@
 //! Engine parameter knowledge: parameter-group families, their defaults for the parameters zero-ETL cares
-//! about, which parameters are static, and the zero-ETL source requirements (AWS-FACTS.md, "Source
+//! about, which parameters are static, and the zero-ETL source requirements (docs/aws-facts.md, "Source
 //! prerequisites"). Defaults are AWS's where documented; the rest are inferred and marked so.
 
 use std::collections::BTreeMap;
@@ -71,7 +71,7 @@ pub fn family_defaults(family: &str) -> Vec<(&'static str, &'static str, bool)> 
         vec![
             ("auto_analyze", "true", false),
             ("datestyle", "ISO, MDY", false),
-            // Static so that a change needs a reboot, as AWS-FACTS.md describes for provisioned clusters.
+            // Static so that a change needs a reboot, as docs/aws-facts.md describes for provisioned clusters.
             ("enable_case_sensitive_identifier", "false", true),
             ("enable_user_activity_logging", "false", true),
             ("max_concurrency_scaling_clusters", "1", false),

@@ -27,9 +27,14 @@ async fn namespaces_and_workgroups() {
         ns.namespace_id(),
         Some("3f1c2a9e-5b7d-4e21-9c3a-1a2b3c4d5e01")
     );
+    // The staging role and the two sample consumers' UNLOAD/COPY roles.
     assert_eq!(
         ns.iam_roles(),
-        &["arn:aws:iam::111111111111:role/redshift-staging".to_string()]
+        &[
+            "arn:aws:iam::111111111111:role/redshift-staging".to_string(),
+            "arn:aws:iam::111111111111:role/zeroetl-polytomic".to_string(),
+            "arn:aws:iam::111111111111:role/zeroetl-informatica".to_string(),
+        ]
     );
     assert!(ns.kms_key_id().is_some());
     let list = sls.list_namespaces().send().await.expect("list");
