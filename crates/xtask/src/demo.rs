@@ -98,7 +98,7 @@ pub async fn run(detach: bool, timeout: Duration) -> Result<()> {
 
     println!(
         "{}",
-        kubectl(plane.kubeconfig_path(), &["get", "zei,rsc", "-A"])?
+        kubectl(plane.kubeconfig_path(), &["get", "zei,rsc,rscon", "-A"])?
     );
     println!("export KUBECONFIG={}", plane.kubeconfig_path().display());
 
