@@ -70,8 +70,14 @@ pub fn active_to_ready(
         samples: Vec::new(),
         ready_before_active: 0,
     };
+    // The operator names an integration `<namespace>-<object name>` in AWS (older ones: the object name).
+    let prefix = format!("{}-", super::estate::NAMESPACE);
     for transition in transitions {
-        let Some(ready) = first_ready(&fleet::key("ZeroEtlIntegration", &transition.name)) else {
+        let object = transition.name.strip_prefix(&prefix);
+        let Some(ready) = object
+            .and_then(|name| first_ready(&fleet::key("ZeroEtlIntegration", name)))
+            .or_else(|| first_ready(&fleet::key("ZeroEtlIntegration", &transition.name)))
+        else {
             continue;
         };
         match transition
@@ -355,7 +361,7 @@ mod tests {
             })
         };
         let transitions = [
-            transition("a", Some(active)),
+            transition("zeroetl-bench-a", Some(active)),
             transition("b", Some(active)),
             transition("not-ours", Some(active)),
         ];

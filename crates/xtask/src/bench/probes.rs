@@ -240,11 +240,16 @@ pub async fn apiserver_metrics(client: &Client) -> Result<Vec<Sample>> {
     Ok(parse_prometheus(&text))
 }
 
-/// Counters of the operator's own families (`zeroetl_*`), histogram buckets left out.
+/// Counters of the operator's own families (`zeroetl_*`), histogram buckets and the per-object condition
+/// gauge (one series per object and condition: thousands of lines, and not a count) left out.
 pub fn operator_counters(samples: &[Sample]) -> Counters {
     samples
         .iter()
-        .filter(|s| s.name.starts_with("zeroetl_") && !s.name.ends_with("_bucket"))
+        .filter(|s| {
+            s.name.starts_with("zeroetl_")
+                && !s.name.ends_with("_bucket")
+                && s.name != "zeroetl_object_condition"
+        })
         .map(|s| (s.series(), s.value))
         .collect()
 }

@@ -104,9 +104,14 @@ pub async fn observe(obj: &ZeroEtlIntegration, ctx: &Context) -> Result<Observat
 
     let uid = obj.uid().unwrap_or_default();
     let fresh = ctx.rechecks.asked_anew(&uid, rechecks::asked(obj));
+    let reported = obj
+        .status
+        .as_ref()
+        .is_some_and(|s| s.observed_generation.is_some());
     let look = Look {
         full: ctx.rechecks.due(&uid, ctx.config.drift_interval) || fresh,
         fresh,
+        shared_fresh: fresh && reported,
     };
     observe_aws(
         obj,
@@ -136,6 +141,11 @@ pub struct Look {
     /// The integration itself with a describe, not through the shared snapshot (the object was just edited or
     /// annotated: its user expects the truth now).
     pub fresh: bool,
+    /// Shared reads (parameter groups, the target, its policy) bypass their cache too: only when the user
+    /// edits or nudges an object already reported on. A new object takes them from the cache (at most
+    /// SHARED_READ_TTL old, and our own writes invalidate it), so a thousand new objects on one target
+    /// read it once, not once each.
+    pub shared_fresh: bool,
 }
 
 pub async fn observe_aws(
@@ -176,7 +186,7 @@ pub async fn observe_aws(
     }
     let reads = Reads {
         shared: &seen.shared.reads,
-        fresh: look.fresh,
+        fresh: look.shared_fresh,
     };
     seen.source = source::observe_source(&reads, &seen.source_clients, &obj.spec).await?;
     // The target is looked at once the source is ready (nothing on it changes before), or when an existing
