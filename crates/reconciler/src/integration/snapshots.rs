@@ -260,6 +260,13 @@ async fn poll(
         }
         let pause = if busy { refresh.fast } else { refresh.slow };
         let _ = tokio::time::timeout(pause, region.kick.notified()).await;
+        // A kick (the operator just changed an integration) cuts a slow pause short, but refreshes never come
+        // closer than `fast`: a fleet of creates costs one paged read per second, not one per create (the
+        // changed integrations are described directly until a newer snapshot exists).
+        let since = started.elapsed();
+        if since < refresh.fast {
+            tokio::time::sleep(refresh.fast - since).await;
+        }
     }
 }
 
@@ -457,5 +464,52 @@ mod tests {
             "c1",
         );
         assert!(woken.try_recv().is_err());
+    }
+
+    #[tokio::test]
+    async fn a_burst_of_changes_costs_one_refresh_per_fast_period_not_one_each() {
+        let sim = crate::testing::sample_sim().await;
+        let clients = crate::testing::operator_clients(&sim).await;
+        let snapshots = Snapshots::default();
+        let (waker, _woken) = mpsc::unbounded_channel();
+        let fast = Duration::from_millis(200);
+        snapshots.connect(
+            None,
+            waker,
+            "c1",
+            Refresh {
+                fast,
+                slow: Duration::from_secs(600),
+            },
+            Arc::new(Metrics::new(
+                &mut prometheus_client::registry::Registry::default(),
+            )),
+        );
+        // The first look starts the poller; then 100 creates (two tenants) land within a second.
+        let object = |ns: &str, i: usize| ObjectRef::new(&format!("orders-{i}")).within(ns);
+        snapshots.find(&clients, None, "orders-0", object("team-a", 0));
+        let started = Instant::now();
+        for i in 0..100 {
+            let name = format!("orders-{i}");
+            snapshots.touched(&clients, &[name.as_str()]);
+            snapshots.find(
+                &clients,
+                None,
+                &name,
+                object(if i % 2 == 0 { "team-a" } else { "team-b" }, i),
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let elapsed = started.elapsed();
+        let refreshes = sim
+            .counts()
+            .get("rds:DescribeIntegrations")
+            .copied()
+            .unwrap_or(0);
+        let allowed = 2 + (elapsed.as_millis() / fast.as_millis()) as u64;
+        assert!(
+            (1..=allowed).contains(&refreshes),
+            "{refreshes} refreshes in {elapsed:?} of 100 changes; at most {allowed} (one per {fast:?})"
+        );
     }
 }

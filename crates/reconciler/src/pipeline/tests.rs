@@ -12,7 +12,7 @@ use zeroetl_api::{RedshiftConnection, ZeroEtlIntegration};
 
 use crate::backoff;
 use crate::testing::fake_api::{path_of, FakeApi};
-use crate::testing::{context, sample_sim};
+use crate::testing::{context, sample_sim, sim_with};
 use crate::{connection, integration, Context};
 
 const NAMESPACE: &str = "team-a";
@@ -385,4 +385,151 @@ async fn a_deleted_connection_secret_is_put_back_without_aws() {
         "restored from status, no AWS call"
     );
     assert_eq!(status_writes(&api), writes, "and no status write");
+}
+
+/// The sample estate plus one Aurora MySQL source per tenant, both on one zero-ETL-ready parameter group,
+/// and the analytics namespace already case sensitive and authorizing every `fleet-` source: what a fleet
+/// of integrations into one warehouse shares.
+fn fleet_estate(tenants: &[&str]) -> aws_sim::Estate {
+    let mut estate = crate::testing::sample_estate();
+    let region = estate.accounts[0]
+        .regions
+        .get_mut("us-east-1")
+        .expect("the sample region");
+    let ready = [
+        ("aurora_enhanced_binlog", "1"),
+        ("binlog_backup", "0"),
+        ("binlog_format", "ROW"),
+        ("binlog_replication_globaldb", "0"),
+        ("binlog_row_image", "full"),
+        ("binlog_row_metadata", "full"),
+    ];
+    region
+        .db_cluster_parameter_groups
+        .push(aws_sim::estate::ParameterGroupSeed {
+            name: "fleet-zeroetl".into(),
+            family: "aurora-mysql8.0".into(),
+            parameters: ready
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            ..Default::default()
+        });
+    for tenant in tenants {
+        region.db_clusters.push(aws_sim::estate::DbClusterSeed {
+            id: format!("fleet-{tenant}"),
+            engine: "aurora-mysql".into(),
+            engine_version: "8.0.mysql_aurora.3.05.2".into(),
+            parameter_group: Some("fleet-zeroetl".into()),
+            backup_retention_period: Some(7),
+            ..Default::default()
+        });
+        region.db_instances.push(aws_sim::estate::DbInstanceSeed {
+            id: format!("fleet-{tenant}-1"),
+            cluster: Some(format!("fleet-{tenant}")),
+            instance_class: Some("db.r6g.large".into()),
+            ..Default::default()
+        });
+    }
+    for workgroup in region
+        .workgroups
+        .iter_mut()
+        .filter(|w| w.namespace == "analytics")
+    {
+        workgroup
+            .config_parameters
+            .insert("enable_case_sensitive_identifier".into(), "true".into());
+    }
+    region.resource_policies.insert(
+        "analytics".into(),
+        json!({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "redshift.amazonaws.com"},
+             "Action": "redshift:AuthorizeInboundIntegration", "Resource": ANALYTICS_NS,
+             "Condition": {"ArnLike": {"aws:SourceArn": "arn:aws:rds:us-east-1:111111111111:cluster:fleet-*"}}},
+            {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111111111111:root"},
+             "Action": "redshift:CreateInboundIntegration", "Resource": ANALYTICS_NS}
+        ]}),
+    );
+    estate
+}
+
+#[tokio::test]
+async fn a_second_tenants_integration_takes_the_shared_group_target_and_policy_from_the_first_read()
+{
+    let sim = sim_with(fleet_estate(&["team-a", "team-b"])).await;
+    let api = FakeApi::default();
+    let ctx = context(&api, &sim);
+    let path = |tenant: &str| {
+        path_of(
+            "zeroetl.dev/v1alpha1",
+            "zeroetlintegrations",
+            tenant,
+            "orders",
+        )
+    };
+    for tenant in ["team-a", "team-b"] {
+        api.put(
+            &path(tenant),
+            &json!({
+                "apiVersion": "zeroetl.dev/v1alpha1", "kind": "ZeroEtlIntegration",
+                "metadata": {"name": "orders", "namespace": tenant, "generation": 1},
+                "spec": {"source": {"dbClusterIdentifier": format!("fleet-{tenant}")},
+                         "target": {"namespaceArn": ANALYTICS_NS}},
+            }),
+        );
+    }
+    let until_ready = |tenant: &'static str| {
+        let (api, ctx) = (&api, &ctx);
+        async move {
+            let started = Instant::now();
+            loop {
+                let obj: ZeroEtlIntegration = api.get(&path(tenant)).expect("stored");
+                if ready(Some(&obj)) {
+                    return;
+                }
+                integration::reconcile(Arc::new(obj), ctx.clone())
+                    .await
+                    .expect("the pass ends without a controller error");
+                assert!(started.elapsed() < DEADLINE, "{tenant} never Ready");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    };
+    until_ready("team-a").await;
+    let first = sim.counts();
+    until_ready("team-b").await;
+    let second: std::collections::BTreeMap<String, u64> = sim
+        .counts()
+        .into_iter()
+        .map(|(op, n)| {
+            let before = first.get(&op).copied().unwrap_or(0);
+            (op, n - before)
+        })
+        .filter(|(_, n)| *n > 0)
+        .collect();
+    for shared in [
+        "rds:DescribeDBClusterParameterGroups",
+        "rds:DescribeDBClusterParameters",
+        "redshift-serverless:ListNamespaces",
+        "redshift-serverless:ListWorkgroups",
+        "redshift:GetResourcePolicy",
+    ] {
+        assert_eq!(
+            first.get(shared),
+            Some(&1),
+            "the first tenant reads {shared} once: {first:?}"
+        );
+        assert_eq!(
+            second.get(shared),
+            None,
+            "team-b's integration reads {shared} from the cache, the first tenant's create did not clear it: {second:?}"
+        );
+    }
+    assert_eq!(second.get("rds:CreateIntegration"), Some(&1));
+    assert_eq!(
+        second.get("rds:DescribeDBClusters"),
+        Some(&1),
+        "its own source"
+    );
+    assert_eq!(sim.mutating_calls(), 2, "two creates, nothing else to fix");
 }

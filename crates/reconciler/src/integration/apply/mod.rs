@@ -89,7 +89,7 @@ async fn run_with(w: &World<'_>, actions: &[Action]) -> (Applied, Option<(Action
             Action::Database(db) => create_database(w.target_clients, db, &mut applied).await,
         };
         // The shared reads this action may have changed are read again by the next pass that needs them.
-        for what in action.invalidates() {
+        for what in action.invalidates(result.is_err()) {
             w.shared.reads.invalidate(what);
         }
         if let Err(e) = result {

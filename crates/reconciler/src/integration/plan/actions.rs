@@ -159,13 +159,15 @@ impl IntegrationAction {
 }
 
 impl Action {
-    /// The shared reads (by key prefix) this action may change.
-    pub fn invalidates(&self) -> &'static [&'static str] {
+    /// The shared reads (by key prefix) to read again after this action: what it changed, or, when AWS
+    /// refused it (`failed`), what the refusal may have been about.
+    pub fn invalidates(&self, failed: bool) -> &'static [&'static str] {
         match self {
             Action::Source(_) => &["db-cluster|", "db-instance|", "pg|", "pg-users|"],
             Action::Target(_) => &["warehouse|", "policy|"],
-            // A create that AWS refuses may refuse because a prerequisite read from the cache changed since.
-            Action::Integration(IntegrationAction::Create { .. }) => &[
+            // A create changes no prerequisite, so a fleet of creates keeps the shared reads; a refused
+            // create may have been refused because a prerequisite read from the cache changed since.
+            Action::Integration(IntegrationAction::Create { .. }) if failed => &[
                 "db-cluster|",
                 "db-instance|",
                 "pg|",
