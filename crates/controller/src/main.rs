@@ -27,6 +27,10 @@ mod telemetry;
 
 use cli::{Cli, RunArgs};
 
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// How long in-flight reconciles may run after SIGTERM before the process exits anyway (Kubernetes waits 30 s
 /// by default; we promise well under that).
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(4);

@@ -187,7 +187,11 @@ impl Report {
         }
         let operator = phase
             .operator_aws_total()
-            .map_or("not exported".to_owned(), |n| format!("{:.0}", n * scale));
+            .map_or("not exported".to_owned(), |n| {
+                // A counter that did not move reads as 0, not -0.
+                let calls = n * scale;
+                format!("{:.0}", if calls == 0.0 { 0.0 } else { calls })
+            });
         self.line(format!(
             "  {:<44} {:>10.0}   (the operator's own count: {operator})",
             "total",
