@@ -35,6 +35,16 @@ impl CallWindow {
             .collect()
     }
 
+    /// The operator's calls except `rds:DescribeIntegrations`: the shared integration snapshot pages it on
+    /// the poller's own clock (at most once per fast period after any change), whatever one object does.
+    /// For checks that an object's pass made no AWS call at all.
+    pub fn calls_outside_the_snapshot(&self, sim: &SimHandle) -> Vec<CallRecord> {
+        self.operator_calls(sim)
+            .into_iter()
+            .filter(|c| (c.service.as_str(), c.action.as_str()) != ("rds", "DescribeIntegrations"))
+            .collect()
+    }
+
     /// The operator's calls aws-sim counts as mutating, as `service:Action` (Data API statements included).
     pub fn operator_mutating(&self, sim: &SimHandle) -> Vec<String> {
         self.operator_calls(sim)

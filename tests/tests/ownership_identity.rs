@@ -152,7 +152,7 @@ async fn each_guardrail_flag_refuses_and_names_the_flag() -> Result<()> {
             describe_conditions(&refused)
         );
     }
-    let calls = window.operator_calls(&sim);
+    let calls = window.calls_outside_the_snapshot(&sim);
     ensure!(
         calls.is_empty(),
         "refused objects called AWS: {:?}",

@@ -191,7 +191,7 @@ async fn owner_tags_on_the_integration_survive_user_tag_edits() -> Result<()> {
         describe_conditions(&refused)
     );
     ensure!(
-        window.operator_calls(&sim).is_empty(),
+        window.calls_outside_the_snapshot(&sim).is_empty(),
         "an invalid spec reached AWS"
     );
     ensure!(tags(&integration(&sim, &arn).context("the integration")?) == owner_only);
@@ -295,7 +295,7 @@ async fn observe_only_never_changes_aws_and_reports_drift() -> Result<()> {
     // Deleting it makes no AWS call at all.
     let window = CallWindow::open(&sim);
     delete_and_wait(&b.integrations(), "billing", PASS_TIMEOUT).await?;
-    let calls = window.operator_calls(&sim);
+    let calls = window.calls_outside_the_snapshot(&sim);
     ensure!(
         calls.is_empty(),
         "deleting an ObserveOnly object called AWS: {calls:?}"
