@@ -11,6 +11,7 @@ use zeroetl_api::conditions::{find, is_true, READY, STALLED};
 use zeroetl_api::{RedshiftConnection, ZeroEtlIntegration};
 
 use crate::backoff;
+use crate::integration::source_params;
 use crate::testing::fake_api::{path_of, FakeApi};
 use crate::testing::{context, sample_sim, sim_with};
 use crate::{connection, integration, Context};
@@ -396,14 +397,8 @@ fn fleet_estate(tenants: &[&str]) -> aws_sim::Estate {
         .regions
         .get_mut("us-east-1")
         .expect("the sample region");
-    let ready = [
-        ("aurora_enhanced_binlog", "1"),
-        ("binlog_backup", "0"),
-        ("binlog_format", "ROW"),
-        ("binlog_replication_globaldb", "0"),
-        ("binlog_row_image", "full"),
-        ("binlog_row_metadata", "full"),
-    ];
+    // Ready by the operator's own definition: every value it would set when fixing the group.
+    let ready = source_params::requirements(source_params::Engine::AuroraMysql);
     region
         .db_cluster_parameter_groups
         .push(aws_sim::estate::ParameterGroupSeed {
@@ -411,7 +406,7 @@ fn fleet_estate(tenants: &[&str]) -> aws_sim::Estate {
             family: "aurora-mysql8.0".into(),
             parameters: ready
                 .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .map(|r| (r.name.to_string(), r.fix_value.to_string()))
                 .collect(),
             ..Default::default()
         });
