@@ -128,6 +128,22 @@ impl Operator {
         std::fs::read_to_string(&self.log_file).unwrap_or_default()
     }
 
+    /// Waits until the log holds `needle`: a line is written after the action it reports (a Lease
+    /// write, say), so a reader that saw the action may be a moment ahead of the line.
+    pub async fn wait_for_log(&self, needle: &str, timeout: Duration) -> Result<()> {
+        let deadline = Instant::now() + timeout;
+        while !self.logs().contains(needle) {
+            if Instant::now() >= deadline {
+                bail!(
+                    "{needle:?} not logged within {timeout:?}; the log:\n{}",
+                    self.logs()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Ok(())
+    }
+
     fn check_running(&mut self) -> Result<()> {
         let Some(child) = self.child.as_mut() else {
             bail!("the operator was already stopped");

@@ -289,11 +289,12 @@ async fn a_paused_leader_is_replaced_and_does_not_change_aws_after_it_resumes() 
     })
     .await?;
     let takeover = paused_at.elapsed();
-    ensure!(
-        standby.logs().contains("acquired leadership"),
-        "the standby should log its takeover (Lease holder {old_holder:?} -> {new_holder:?}):\n{}",
-        standby.logs()
-    );
+    standby
+        .wait_for_log("acquired leadership", READY_TIMEOUT)
+        .await
+        .with_context(|| {
+            format!("the standby should log its takeover (Lease holder {old_holder:?} -> {new_holder:?})")
+        })?;
 
     // The gauge is set just after the Lease is written: allow it a moment.
     let deadline = Instant::now() + READY_TIMEOUT;
