@@ -77,7 +77,8 @@ pub fn truncate_note(note: &str) -> String {
 
 #[derive(Clone)]
 pub struct Events {
-    recorder: Recorder,
+    client: Client,
+    reporter: Reporter,
 }
 
 impl Events {
@@ -86,9 +87,7 @@ impl Events {
             controller: controller.into(),
             instance: std::env::var("POD_NAME").ok(),
         };
-        Events {
-            recorder: Recorder::new(client, reporter),
-        }
+        Events { client, reporter }
     }
 
     /// Publishes `notice` on `obj`. Failing to publish never fails a reconcile: events are a courtesy.
@@ -107,7 +106,11 @@ impl Events {
             action: "Reconcile".into(),
             secondary: None,
         };
-        if let Err(e) = self.recorder.publish(&event, &obj.object_ref(&())).await {
+        // A Recorder per event: a long-lived one keeps every event it published for six minutes, to count
+        // repeats into a series (measured: 12 MiB of the operator's 26 MiB heap while 1,000 integrations
+        // came up). Events here mark transitions, which do not repeat, so there is nothing to count.
+        let recorder = Recorder::new(self.client.clone(), self.reporter.clone());
+        if let Err(e) = recorder.publish(&event, &obj.object_ref(&())).await {
             warn!(error = %e, reason = %notice.reason, "could not publish event");
         }
     }
@@ -164,6 +167,45 @@ mod tests {
         );
         assert_eq!(reasons(&stalled, &stalled), []);
         assert_eq!(reasons(&[], &busy), []);
+    }
+
+    #[tokio::test]
+    async fn the_same_notice_on_two_tenants_objects_is_a_new_event_each_time_and_nothing_is_kept() {
+        use crate::testing::fake_api::FakeApi;
+        use k8s_openapi::api::core::v1::ConfigMap;
+        use kube::api::ObjectMeta;
+
+        let api = FakeApi::default();
+        let events = Events::new(api.client(), "zeroetl-operator");
+        // Any namespaced object will do: the publisher only reads its reference.
+        let object = |namespace: &str| ConfigMap {
+            metadata: ObjectMeta {
+                name: Some("orders".into()),
+                namespace: Some(namespace.into()),
+                uid: Some(format!("uid-{namespace}")),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let ready = Notice::normal("Ready", "integration active");
+        for namespace in ["team-a", "team-b", "team-a", "team-b"] {
+            events.publish(&object(namespace), &ready).await;
+        }
+        // A series (a PATCH of the first event) would mean the publisher remembered the first one.
+        let requests = api.requests();
+        assert_eq!(requests.len(), 4, "{requests:?}");
+        assert!(
+            requests.iter().all(|r| r.starts_with("POST ")),
+            "every publish creates its own event: {requests:?}"
+        );
+        assert_eq!(
+            requests
+                .iter()
+                .filter(|r| r.contains("/namespaces/team-b/"))
+                .count(),
+            2,
+            "each in its object's namespace: {requests:?}"
+        );
     }
 
     #[test]
