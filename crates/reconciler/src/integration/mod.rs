@@ -18,6 +18,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use kube::runtime::controller::Action;
+use kube::runtime::reflector::ObjectRef;
 use zeroetl_api::conditions;
 use zeroetl_api::integration::ManagementPolicy;
 use zeroetl_api::{ZeroEtlIntegration, ZeroEtlIntegrationStatus};
@@ -46,7 +47,20 @@ pub async fn reconcile(obj: Arc<ZeroEtlIntegration>, ctx: Arc<Context>) -> Resul
         (false, true) => delete(&obj, &ctx).await?,
         (false, false) => converge(&obj, &ctx).await?,
     };
-    pipeline::finish(&*obj, &ctx, outcome, started).await
+    let released = outcome.release.is_some();
+    let action = pipeline::finish(&*obj, &ctx, outcome, started).await?;
+    if released {
+        let name = obj.aws_name();
+        let stored = obj
+            .status
+            .as_ref()
+            .and_then(|s| s.integration_arn.as_deref());
+        let keys: Vec<&str> = stored.into_iter().chain([name.as_str()]).collect();
+        ctx.shared
+            .snapshots
+            .forget(&ObjectRef::from_obj(&*obj), &keys);
+    }
+    Ok(action)
 }
 
 pub fn error_policy(obj: Arc<ZeroEtlIntegration>, error: &Error, ctx: Arc<Context>) -> Action {

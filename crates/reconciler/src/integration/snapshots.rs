@@ -180,12 +180,11 @@ impl Snapshots {
         region.kick.notify_one();
     }
 
-    /// Forgets an object's interest (it is gone).
-    pub fn forget(&self, object: &ObjectRef<ZeroEtlIntegration>) {
+    /// Forgets a released object's interest in `keys` (its stored ARN and its name): a key no object asks
+    /// about any more goes too, so a fleet that churns does not grow the map for ever.
+    pub fn forget(&self, object: &ObjectRef<ZeroEtlIntegration>, keys: &[&str]) {
         for region in self.regions.lock().values() {
-            region.interest.lock().values_mut().for_each(|who| {
-                who.remove(object);
-            });
+            region.forget(object, keys);
         }
     }
 
@@ -209,6 +208,20 @@ impl Snapshots {
             ));
         }
         region
+    }
+}
+
+impl Region {
+    fn forget(&self, object: &ObjectRef<ZeroEtlIntegration>, keys: &[&str]) {
+        let mut interest = self.interest.lock();
+        for key in keys {
+            if let Some(who) = interest.get_mut(*key) {
+                who.remove(object);
+                if who.is_empty() {
+                    interest.remove(*key);
+                }
+            }
+        }
     }
 }
 
@@ -438,6 +451,44 @@ mod tests {
             .collect();
         names.sort();
         assert_eq!(names, ["billing", "orders"]);
+    }
+
+    #[test]
+    fn a_released_object_is_forgotten_and_a_second_tenant_asking_the_same_key_is_still_woken() {
+        let region = Region::default();
+        let (waker, mut woken) = mpsc::unbounded_channel();
+        let waker = Wakers(Arc::new(RwLock::new(vec![(None, waker)])));
+        let team_a = ObjectRef::new("orders").within("team-a");
+        let team_b = ObjectRef::new("orders").within("team-b");
+        // Both looked up "shared" (say, a name someone made by hand); each also its own name.
+        {
+            let mut interest = region.interest.lock();
+            for (who, own) in [(&team_a, "team-a-orders"), (&team_b, "team-b-orders")] {
+                for key in [own, "shared"] {
+                    interest.entry(key.into()).or_default().insert(who.clone());
+                }
+            }
+        }
+        let shared = integration("shared", IntegrationStatus::Creating, None);
+        publish(&region, vec![shared.clone()], Instant::now(), &waker, "c1");
+        while woken.try_recv().is_ok() {}
+
+        region.forget(&team_a, &["team-a-orders", "shared"]);
+        let keys: HashSet<String> = region.interest.lock().keys().cloned().collect();
+        assert_eq!(
+            keys,
+            HashSet::from(["team-b-orders".to_string(), "shared".to_string()]),
+            "team-a's own key goes; the shared one stays for team-b"
+        );
+        let active = AwsIntegration {
+            status: IntegrationStatus::Active,
+            ..shared
+        };
+        assert_eq!(
+            publish(&region, vec![active], Instant::now(), &waker, "c1"),
+            1
+        );
+        assert_eq!(woken.try_recv().unwrap(), team_b);
     }
 
     #[test]
