@@ -21,6 +21,7 @@ mod collectors;
 mod controllers;
 mod crd;
 mod leader;
+mod memory;
 mod probes;
 mod shutdown;
 mod telemetry;
@@ -69,6 +70,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         registry: Arc::new(registry),
     };
     let server = tokio::spawn(probes::serve(args.probe_addr, probes.clone(), stopped()));
+    tokio::spawn(memory::return_freed_heap(stopped()));
     info!(
         region = %args.region,
         aws_endpoint = args.aws_endpoint_url.as_deref().unwrap_or("default"),

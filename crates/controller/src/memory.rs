@@ -1,0 +1,36 @@
+//! Gives the heap a burst freed back to the system. glibc returns freed memory to the kernel only from the
+//! top of the main heap; the per-thread arenas the tokio workers allocate from keep every page they once
+//! used, so after a fleet's ramp the resident set stayed at its peak (measured: peak = idle at 1,000 and
+//! 5,000 integrations). `malloc_trim(0)` walks every arena and releases the free pages inside it.
+
+use std::future::Future;
+use std::time::Duration;
+
+/// Often enough that an idle operator is back to its live heap within a minute of a burst; a trim of a
+/// heap of a few hundred MiB takes milliseconds.
+pub const TRIM_PERIOD: Duration = Duration::from_secs(30);
+
+/// Trims every [`TRIM_PERIOD`] until `stopped` resolves.
+pub async fn return_freed_heap(stopped: impl Future<Output = ()>) {
+    let mut tick = tokio::time::interval(TRIM_PERIOD);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tokio::pin!(stopped);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => trim(),
+            _ = &mut stopped => return,
+        }
+    }
+}
+
+#[cfg(all(target_os = "linux", target_env = "gnu", not(feature = "mimalloc")))]
+fn trim() {
+    // SAFETY: malloc_trim only reorganises the allocator's free lists; it is thread-safe in glibc.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
+/// Other allocators (mimalloc, musl) return memory on their own.
+#[cfg(not(all(target_os = "linux", target_env = "gnu", not(feature = "mimalloc"))))]
+fn trim() {}
