@@ -31,17 +31,16 @@ impl Collector for ObjectConditions {
             None,
             gauge.metric_type(),
         )?;
-        for row in self.stores.condition_rows() {
+        self.stores.for_each_condition(|row| {
             let labels = [
-                ("kind", row.kind.to_string()),
+                ("kind", row.kind),
                 ("namespace", row.namespace),
                 ("name", row.name),
                 ("type", row.condition),
                 ("status", row.status),
             ];
-            gauge.encode(family.encode_family(&labels)?)?;
-        }
-        Ok(())
+            gauge.encode(family.encode_family(&labels)?)
+        })
     }
 }
 

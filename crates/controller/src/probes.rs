@@ -2,7 +2,7 @@
 //! leader election is on), /metrics (Prometheus text).
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use axum::extract::State;
@@ -44,9 +44,16 @@ async fn readyz(State(p): State<Probes>) -> impl IntoResponse {
     }
 }
 
+/// The size of the last /metrics body: the next one starts that large, so a fleet's body of several MiB
+/// is not grown by doubling (each step copies it, and the last can leave half of it unused).
+static LAST_METRICS_LEN: AtomicUsize = AtomicUsize::new(0);
+
 async fn metrics(State(p): State<Probes>) -> impl IntoResponse {
-    let mut body = String::new();
-    match prometheus_client::encoding::text::encode(&mut body, &p.registry) {
+    let last = LAST_METRICS_LEN.load(Ordering::Relaxed);
+    let mut body = String::with_capacity(last + last / 16);
+    let encoded = prometheus_client::encoding::text::encode(&mut body, &p.registry);
+    LAST_METRICS_LEN.store(body.len(), Ordering::Relaxed);
+    match encoded {
         Ok(()) => (
             StatusCode::OK,
             [(

@@ -17,14 +17,16 @@ pub struct Stores {
     consumers: RwLock<Vec<Store<RedshiftConsumer>>>,
 }
 
-/// One condition of one cached object, as the per-object condition gauge reports it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ConditionRow {
+/// One condition of one cached object, as the per-object condition gauge reports it: borrowed from the
+/// cache, because a scrape visits every condition of every object (tens of thousands at fleet scale) and
+/// copies of them all were the operator's largest transient allocation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConditionRow<'a> {
     pub kind: &'static str,
-    pub namespace: String,
-    pub name: String,
-    pub condition: String,
-    pub status: String,
+    pub namespace: &'a str,
+    pub name: &'a str,
+    pub condition: &'a str,
+    pub status: &'a str,
 }
 
 impl Stores {
@@ -40,28 +42,31 @@ impl Stores {
         self.consumers.write().push(store);
     }
 
-    /// Every condition of every cached object: bounded by the objects this operator serves.
-    pub fn condition_rows(&self) -> Vec<ConditionRow> {
-        let mut rows = Vec::new();
+    /// Visits every condition of every cached object (bounded by the objects this operator serves), stopping
+    /// at the first error.
+    pub fn for_each_condition<E>(
+        &self,
+        mut visit: impl FnMut(ConditionRow<'_>) -> Result<(), E>,
+    ) -> Result<(), E> {
         for store in self.integrations.read().iter() {
             for obj in store.state() {
                 let conditions = obj.status.as_ref().map(|s| s.conditions.as_slice());
-                push_rows(&mut rows, "ZeroEtlIntegration", &obj.metadata, conditions);
+                visit_rows(&mut visit, "ZeroEtlIntegration", &obj.metadata, conditions)?;
             }
         }
         for store in self.connections.read().iter() {
             for obj in store.state() {
                 let conditions = obj.status.as_ref().map(|s| s.conditions.as_slice());
-                push_rows(&mut rows, "RedshiftConnection", &obj.metadata, conditions);
+                visit_rows(&mut visit, "RedshiftConnection", &obj.metadata, conditions)?;
             }
         }
         for store in self.consumers.read().iter() {
             for obj in store.state() {
                 let conditions = obj.status.as_ref().map(|s| s.conditions.as_slice());
-                push_rows(&mut rows, "RedshiftConsumer", &obj.metadata, conditions);
+                visit_rows(&mut visit, "RedshiftConsumer", &obj.metadata, conditions)?;
             }
         }
-        rows
+        Ok(())
     }
 
     /// Every integration in the caches; `None` when there is no cache to ask.
@@ -85,19 +90,79 @@ impl Stores {
     }
 }
 
-fn push_rows(
-    rows: &mut Vec<ConditionRow>,
+fn visit_rows<E>(
+    visit: &mut impl FnMut(ConditionRow<'_>) -> Result<(), E>,
     kind: &'static str,
     meta: &ObjectMeta,
     conditions: Option<&[Condition]>,
-) {
+) -> Result<(), E> {
     for c in conditions.into_iter().flatten() {
-        rows.push(ConditionRow {
+        visit(ConditionRow {
             kind,
-            namespace: meta.namespace.clone().unwrap_or_default(),
-            name: meta.name.clone().unwrap_or_default(),
-            condition: c.type_.clone(),
-            status: c.status.clone(),
+            namespace: meta.namespace.as_deref().unwrap_or_default(),
+            name: meta.name.as_deref().unwrap_or_default(),
+            condition: &c.type_,
+            status: &c.status,
+        })?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+    use k8s_openapi::jiff::Timestamp;
+    use kube::runtime::{reflector, watcher};
+    use zeroetl_api::ZeroEtlIntegrationStatus;
+
+    fn integration(namespace: &str, ready: &str) -> ZeroEtlIntegration {
+        let spec = serde_json::from_value(serde_json::json!({
+            "source": {"arn": "arn:aws:rds:us-east-1:111111111111:cluster:orders"},
+            "target": {"namespaceArn": "arn:aws:redshift-serverless:us-east-1:111111111111:namespace/n"}
+        }))
+        .expect("a valid spec");
+        let mut obj = ZeroEtlIntegration::new("orders", spec);
+        obj.metadata.namespace = Some(namespace.into());
+        obj.status = Some(ZeroEtlIntegrationStatus {
+            conditions: vec![Condition {
+                type_: "Ready".into(),
+                status: ready.into(),
+                reason: "R".into(),
+                message: String::new(),
+                last_transition_time: Time(Timestamp::UNIX_EPOCH),
+                observed_generation: None,
+            }],
+            ..Default::default()
         });
+        obj
+    }
+
+    #[test]
+    fn every_condition_of_every_tenants_object_is_visited_once() {
+        let (store, mut writer) = reflector::store();
+        for obj in [
+            integration("team-a", "True"),
+            integration("team-b", "False"),
+        ] {
+            writer.apply_watcher_event(&watcher::Event::Apply(obj));
+        }
+        let stores = Stores::default();
+        stores.add_integrations(store);
+        let mut seen = Vec::new();
+        stores
+            .for_each_condition(|row| {
+                seen.push(format!(
+                    "{}/{} {}={}",
+                    row.namespace, row.name, row.condition, row.status
+                ));
+                Ok::<(), ()>(())
+            })
+            .unwrap();
+        seen.sort();
+        assert_eq!(
+            seen,
+            ["team-a/orders Ready=True", "team-b/orders Ready=False"]
+        );
     }
 }
