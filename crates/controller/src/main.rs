@@ -70,7 +70,6 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         registry: Arc::new(registry),
     };
     let server = tokio::spawn(probes::serve(args.probe_addr, probes.clone(), stopped()));
-    tokio::spawn(memory::return_freed_heap(stopped()));
     info!(
         region = %args.region,
         aws_endpoint = args.aws_endpoint_url.as_deref().unwrap_or("default"),
@@ -139,6 +138,8 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         stores,
         rechecks: Default::default(),
     });
+
+    tokio::spawn(memory::return_freed_heap(ctx.shared.clone(), stopped()));
 
     let namespaces: Vec<Option<&str>> = if args.namespaces.is_empty() {
         vec![None]

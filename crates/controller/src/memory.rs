@@ -1,23 +1,31 @@
-//! Gives the heap a burst freed back to the system. glibc returns freed memory to the kernel only from the
+//! What an idle operator gives back. The shared AWS reads a ramp left behind (one per source and parameter
+//! group) expire but stay in the map until swept. And glibc returns freed memory to the kernel only from the
 //! top of the main heap; the per-thread arenas the tokio workers allocate from keep every page they once
-//! used, so after a fleet's ramp the resident set stayed at its peak (measured: peak = idle at 1,000 and
-//! 5,000 integrations). `malloc_trim(0)` walks every arena and releases the free pages inside it.
+//! used, so after a fleet's ramp the resident set stayed at its peak. `malloc_trim(0)` walks every arena and
+//! releases the free pages inside it.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
+
+use zeroetl_reconciler::shared::Shared;
 
 /// Often enough that an idle operator is back to its live heap within a minute of a burst; a trim of a
 /// heap of a few hundred MiB takes milliseconds.
 pub const TRIM_PERIOD: Duration = Duration::from_secs(30);
 
-/// Trims every [`TRIM_PERIOD`] until `stopped` resolves.
-pub async fn return_freed_heap(stopped: impl Future<Output = ()>) {
+/// Every [`TRIM_PERIOD`] until `stopped` resolves: drops the shared AWS reads that expired (one per source
+/// and parameter group a ramp looked at), then trims.
+pub async fn return_freed_heap(shared: Arc<Shared>, stopped: impl Future<Output = ()>) {
     let mut tick = tokio::time::interval(TRIM_PERIOD);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tokio::pin!(stopped);
     loop {
         tokio::select! {
-            _ = tick.tick() => trim(),
+            _ = tick.tick() => {
+                shared.reads.sweep();
+                trim();
+            }
             _ = &mut stopped => return,
         }
     }

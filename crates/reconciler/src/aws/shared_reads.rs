@@ -77,7 +77,8 @@ impl SharedReads {
         self.slots.lock().retain(|k, _| !k.starts_with(prefix));
     }
 
-    /// Bounds memory: drops entries older than the TTL (they would be read again anyway).
+    /// Bounds memory: drops entries older than the TTL (they would be read again anyway). The controller
+    /// sweeps on a timer: a fleet of sources leaves one entry per source behind its ramp.
     pub fn sweep(&self) {
         let ttl = self.ttl;
         self.slots.lock().retain(|_, slot| match slot.try_lock() {
@@ -179,6 +180,18 @@ mod tests {
         assert_eq!(reads.get("k".into(), async { Ok(2u32) }).await.unwrap(), 1);
         tokio::time::sleep(Duration::from_millis(40)).await;
         assert_eq!(reads.get("k".into(), async { Ok(3u32) }).await.unwrap(), 3);
+    }
+
+    #[tokio::test]
+    async fn a_sweep_drops_what_expired_and_keeps_a_second_tenants_fresh_read() {
+        let reads = SharedReads::new(Duration::from_millis(50));
+        let team_a = "db-cluster|us-east-1|default|team-a-orders".to_string();
+        let team_b = "db-cluster|us-east-1|default|team-b-orders".to_string();
+        reads.get(team_a, async { Ok(1u32) }).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        reads.get(team_b.clone(), async { Ok(2u32) }).await.unwrap();
         reads.sweep();
+        let kept: Vec<String> = reads.slots.lock().keys().cloned().collect();
+        assert_eq!(kept, [team_b], "only the expired entry goes");
     }
 }
