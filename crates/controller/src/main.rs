@@ -137,6 +137,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         )),
         stores,
         rechecks: Default::default(),
+        own_writes: Default::default(),
     });
 
     tokio::spawn(memory::return_freed_heap(ctx.shared.clone(), stopped()));

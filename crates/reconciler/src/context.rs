@@ -57,4 +57,6 @@ pub struct Context {
     pub stores: Arc<Stores>,
     /// When each object was last checked in full.
     pub rechecks: Rechecks,
+    /// Cached copies our own writes already replaced (a pass starting from one waits for the cache).
+    pub own_writes: crate::k8s::own_writes::OwnWrites,
 }

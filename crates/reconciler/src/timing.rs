@@ -152,6 +152,10 @@ pub const GRANT_OBJECT_RECHECK: Duration = CONNECTION_RECHECK;
 /// this soon after it changed is waited for, not reported as broken.
 pub const IAM_PROPAGATION: Duration = Duration::from_secs(60);
 
+/// How soon a pass that found the cache behind our own write looks again (the watch delivers it within
+/// moments; a pass that finds nothing to do costs no call).
+pub const CACHE_CATCH_UP: Duration = Duration::from_millis(500);
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -77,6 +77,9 @@ impl ObjectStatus for RedshiftConsumerStatus {
 
 pub async fn reconcile(obj: Arc<RedshiftConsumer>, ctx: Arc<Context>) -> Result<Action> {
     let started = Instant::now();
+    if let Some(wait) = pipeline::behind_own_write(&ctx, &*obj) {
+        return Ok(wait);
+    }
     let deleting = obj.metadata.deletion_timestamp.is_some();
     let outcome = match (pipeline::paused(&*obj), deleting) {
         // Paused: no AWS call and no status write until the annotation goes.
@@ -253,7 +256,9 @@ async fn converge(obj: &RedshiftConsumer, ctx: &Context) -> Result<ConsumerOutco
             summarize(&problems),
         ));
     }
-    finalizer::ensure(&pipeline::api(ctx, obj), obj, FINALIZER).await?;
+    if let Some(produced) = finalizer::ensure(&pipeline::api(ctx, obj), obj, FINALIZER).await? {
+        pipeline::note_finalizer_added(ctx, obj, &produced);
+    }
     provision(obj, ctx, &connection).await
 }
 

@@ -37,6 +37,9 @@ type IntegrationOutcome = Outcome<ZeroEtlIntegrationStatus>;
 
 pub async fn reconcile(obj: Arc<ZeroEtlIntegration>, ctx: Arc<Context>) -> Result<Action> {
     let started = Instant::now();
+    if let Some(wait) = pipeline::behind_own_write(&ctx, &*obj) {
+        return Ok(wait);
+    }
     let deleting = obj.metadata.deletion_timestamp.is_some();
     let outcome = match (pipeline::paused(&*obj), deleting) {
         // Paused: no AWS call and no status write until the annotation goes.
@@ -71,7 +74,9 @@ async fn converge(obj: &ZeroEtlIntegration, ctx: &Context) -> Result<Integration
     if let Err(refusal) = validate::validate(obj, &ctx.config.guardrails) {
         return Ok(Outcome::refused(refusal.reason, refusal.message));
     }
-    finalizer::ensure(&pipeline::api(ctx, obj), obj, FINALIZER).await?;
+    if let Some(produced) = finalizer::ensure(&pipeline::api(ctx, obj), obj, FINALIZER).await? {
+        pipeline::note_finalizer_added(ctx, obj, &produced);
+    }
     match observe::observe(obj, ctx).await {
         Ok(seen) => {
             ctx.leadership.ensure()?;

@@ -10,24 +10,25 @@ use serde_json::json;
 use super::status::FIELD_MANAGER;
 use crate::error::{Error, Result};
 
-/// Adds `finalizer` unless the object already carries it. Returns whether a write happened.
-pub async fn ensure<K>(api: &Api<K>, obj: &K, finalizer: &str) -> Result<bool>
+/// Adds `finalizer` unless the object already carries it. Returns the resourceVersion the add produced, if
+/// it wrote.
+pub async fn ensure<K>(api: &Api<K>, obj: &K, finalizer: &str) -> Result<Option<String>>
 where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug,
 {
     if has(obj, finalizer) {
-        return Ok(false);
+        return Ok(None);
     }
     let mut list = obj.finalizers().to_vec();
     list.push(finalizer.to_string());
     match set(api, obj, list).await {
-        Ok(()) => Ok(true),
+        Ok(written) => Ok(Some(written.resource_version().unwrap_or_default())),
         // The cache can trail our own writes: a pass woken right after the one that added the finalizer may
         // still see the object without it. Ask the API server before calling that a failure.
         Err(Error::Kube(kube::Error::Api(s))) if s.code == 409 => {
             let fresh = api.get(&obj.name_any()).await?;
             if has(&fresh, finalizer) {
-                Ok(false)
+                Ok(None)
             } else {
                 Err(Error::Kube(kube::Error::Api(s)))
             }
@@ -52,7 +53,7 @@ where
         .collect();
     match set(api, obj, list).await {
         Err(Error::Kube(kube::Error::Api(s))) if s.code == 404 => Ok(()),
-        other => other,
+        other => other.map(|_| ()),
     }
 }
 
@@ -63,7 +64,7 @@ pub fn has<K: Resource>(obj: &K, finalizer: &str) -> bool {
         .is_some_and(|l| l.iter().any(|f| f == finalizer))
 }
 
-async fn set<K>(api: &Api<K>, obj: &K, list: Vec<String>) -> Result<()>
+async fn set<K>(api: &Api<K>, obj: &K, list: Vec<String>) -> Result<K>
 where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug,
 {
@@ -77,8 +78,8 @@ where
         },
         &Patch::Merge(&patch),
     )
-    .await?;
-    Ok(())
+    .await
+    .map_err(Into::into)
 }
 
 #[cfg(test)]
@@ -114,9 +115,15 @@ mod tests {
         // Team A: the finalizer was added by an earlier pass; this pass still holds the copy from before.
         let team_a: Api<ConfigMap> = Api::namespaced(client.clone(), "team-a");
         let stale_a = stored(&fake, "team-a");
-        assert!(ensure(&team_a, &stale_a, FINALIZER).await.unwrap());
+        assert!(ensure(&team_a, &stale_a, FINALIZER)
+            .await
+            .unwrap()
+            .is_some());
         assert!(
-            !ensure(&team_a, &stale_a, FINALIZER).await.unwrap(),
+            ensure(&team_a, &stale_a, FINALIZER)
+                .await
+                .unwrap()
+                .is_none(),
             "the API server already has it: nothing to write and nothing failed"
         );
         // Team B: someone else changed the object and it has no finalizer: the conflict stands (retried).

@@ -198,7 +198,10 @@ pub async fn finish<K: Managed>(
         None => status::write(&api, &name, current.as_ref(), &next).await,
     };
     match written {
-        Ok(true) => ctx.metrics.status_written(K::KIND),
+        Ok(true) => {
+            ctx.metrics.status_written(K::KIND);
+            note_own_write(ctx, obj, None);
+        }
         Ok(false) => {}
         Err(Error::Kube(kube::Error::Api(refusal)))
             if refusal.code == 422 || refusal.code == 400 =>
@@ -241,6 +244,7 @@ pub async fn finish<K: Managed>(
         finalizer::release(&api, obj, f).await?;
         if let Some(uid) = obj.meta().uid.as_deref() {
             ctx.rechecks.forget(uid);
+            ctx.own_writes.forget(uid);
         }
     }
 
@@ -266,6 +270,31 @@ pub async fn finish<K: Managed>(
     };
     record(ctx, K::KIND, result, started);
     Ok(action)
+}
+
+/// This pass added the finalizer: the version it started from and the one the add produced are both
+/// behind what the API server has once the status is written too (see [`crate::k8s::own_writes`]).
+pub fn note_finalizer_added<K: Resource>(ctx: &Context, obj: &K, produced: &str) {
+    note_own_write(ctx, obj, None);
+    note_own_write(ctx, obj, Some(produced));
+}
+
+/// Our write replaced `version` of `obj` (`None`: the version the pass started from).
+fn note_own_write<K: Resource>(ctx: &Context, obj: &K, version: Option<&str>) {
+    let meta = obj.meta();
+    if let (Some(uid), Some(version)) = (&meta.uid, version.or(meta.resource_version.as_deref())) {
+        ctx.own_writes.wrote(uid, version);
+    }
+}
+
+/// When the cached `obj` is a version our own write already replaced, the pass waits for the cache: started
+/// from it, it would write the same finalizer or status again.
+pub fn behind_own_write<K: Resource>(ctx: &Context, obj: &K) -> Option<Action> {
+    let meta = obj.meta();
+    let (uid, version) = (meta.uid.as_deref()?, meta.resource_version.as_deref()?);
+    ctx.own_writes
+        .behind(uid, version)
+        .then(|| Action::requeue(timing::CACHE_CATCH_UP))
 }
 
 fn record(ctx: &Context, kind: &'static str, result: ReconcileResult, started: Instant) {

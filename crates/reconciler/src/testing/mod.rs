@@ -102,5 +102,6 @@ pub fn context(api: &FakeApi, sim: &SimHandle) -> Arc<Context> {
         shared: Default::default(),
         stores: Default::default(),
         rechecks: Default::default(),
+        own_writes: Default::default(),
     })
 }
