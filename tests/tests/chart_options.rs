@@ -142,7 +142,7 @@ async fn a_typo_in_values_fails_lint_and_install() -> Result<()> {
     // Lint reads the chart's own values.yaml: a copy with a misspelt key fails it.
     let copy = env.dir().join("chart-with-typo");
     chart_copy_with_values(&copy, |text| {
-        text.replace("\nconcurrency: 4\n", "\nconcurency: 4\n")
+        text.replace("\nconcurrency: ", "\nconcurency: ")
     })?;
     assert!(
         !read("charts/zeroetl-operator/values.yaml")?.contains("concurency"),

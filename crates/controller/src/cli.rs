@@ -35,8 +35,9 @@ pub struct RunArgs {
     pub namespaces: Vec<String>,
 
     /// How many objects of each kind are reconciled at once. The work is mostly waiting on AWS and the API
-    /// server, so this is well above the CPU count.
-    #[arg(long, env = "ZEROETL_CONCURRENCY", default_value_t = 16)]
+    /// server, so this is well above the CPU count: with 16, a fleet of 5,000 new integrations queued behind
+    /// the slots (the last Ready 50 s after the last was accepted); with 64, within 5 s (docs/benchmarks.md).
+    #[arg(long, env = "ZEROETL_CONCURRENCY", default_value_t = 64)]
     pub concurrency: u16,
 
     /// Reconcile only objects with these labels (a label selector, e.g. `zeroetl.dev/shard=a`): one shard of
