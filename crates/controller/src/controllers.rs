@@ -27,7 +27,7 @@ use tracing::{info, info_span, warn, Instrument};
 use zeroetl_api::conditions::{find, READY};
 use zeroetl_api::{RedshiftConnection, RedshiftConsumer, ZeroEtlIntegration};
 use zeroetl_reconciler::metrics::ReconcileResult;
-use zeroetl_reconciler::{connection, consumer, integration, Context, Error};
+use zeroetl_reconciler::{connection, consumer, integration, pipeline, Context, Error};
 
 /// Where a controller watches and what it reconciles.
 #[derive(Clone, Debug)]
@@ -309,7 +309,8 @@ pub fn integrations_targeting(
 }
 
 /// Runs one reconcile inside a span that names the object and the pass (`reconcile_id`), and counts the
-/// passes that end in an error (the pipeline counts the others, and owns backoff).
+/// passes that end in an error (the pipeline counts the others, and owns backoff). Every kind waits here
+/// when its cached copy trails our own last write (see `zeroetl_reconciler::k8s::own_writes`).
 async fn observed<K>(
     kind: &'static str,
     obj: Arc<K>,
@@ -319,6 +320,9 @@ async fn observed<K>(
 where
     K: kube::Resource + ResourceExt,
 {
+    if let Some(wait) = pipeline::behind_own_write(&ctx, &*obj) {
+        return Ok(wait);
+    }
     static NEXT_ID: AtomicU64 = AtomicU64::new(1);
     let span = info_span!(
         "reconcile",

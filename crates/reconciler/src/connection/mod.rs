@@ -36,9 +36,6 @@ type ConnectionOutcome = Outcome<RedshiftConnectionStatus>;
 
 pub async fn reconcile(obj: Arc<RedshiftConnection>, ctx: Arc<Context>) -> Result<Action> {
     let started = Instant::now();
-    if let Some(wait) = pipeline::behind_own_write(&ctx, &*obj) {
-        return Ok(wait);
-    }
     if pipeline::paused(&*obj) {
         // No AWS call and no status write until the annotation goes.
         return Ok(Action::await_change());

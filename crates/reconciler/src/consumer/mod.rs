@@ -77,9 +77,6 @@ impl ObjectStatus for RedshiftConsumerStatus {
 
 pub async fn reconcile(obj: Arc<RedshiftConsumer>, ctx: Arc<Context>) -> Result<Action> {
     let started = Instant::now();
-    if let Some(wait) = pipeline::behind_own_write(&ctx, &*obj) {
-        return Ok(wait);
-    }
     let deleting = obj.metadata.deletion_timestamp.is_some();
     let outcome = match (pipeline::paused(&*obj), deleting) {
         // Paused: no AWS call and no status write until the annotation goes.
@@ -256,9 +253,7 @@ async fn converge(obj: &RedshiftConsumer, ctx: &Context) -> Result<ConsumerOutco
             summarize(&problems),
         ));
     }
-    if let Some(produced) = finalizer::ensure(&pipeline::api(ctx, obj), obj, FINALIZER).await? {
-        pipeline::note_finalizer_added(ctx, obj, &produced);
-    }
+    pipeline::ensure_finalizer(ctx, obj, FINALIZER).await?;
     provision(obj, ctx, &connection).await
 }
 

@@ -37,9 +37,6 @@ type IntegrationOutcome = Outcome<ZeroEtlIntegrationStatus>;
 
 pub async fn reconcile(obj: Arc<ZeroEtlIntegration>, ctx: Arc<Context>) -> Result<Action> {
     let started = Instant::now();
-    if let Some(wait) = pipeline::behind_own_write(&ctx, &*obj) {
-        return Ok(wait);
-    }
     let deleting = obj.metadata.deletion_timestamp.is_some();
     let outcome = match (pipeline::paused(&*obj), deleting) {
         // Paused: no AWS call and no status write until the annotation goes.
@@ -53,15 +50,13 @@ pub async fn reconcile(obj: Arc<ZeroEtlIntegration>, ctx: Arc<Context>) -> Resul
     let released = outcome.release.is_some();
     let action = pipeline::finish(&*obj, &ctx, outcome, started).await?;
     if released {
-        let name = obj.aws_name();
         let stored = obj
             .status
             .as_ref()
             .and_then(|s| s.integration_arn.as_deref());
-        let keys: Vec<&str> = stored.into_iter().chain([name.as_str()]).collect();
         ctx.shared
             .snapshots
-            .forget(&ObjectRef::from_obj(&*obj), &keys);
+            .forget(&ObjectRef::from_obj(&*obj), stored, &obj.aws_name());
     }
     Ok(action)
 }
@@ -74,9 +69,7 @@ async fn converge(obj: &ZeroEtlIntegration, ctx: &Context) -> Result<Integration
     if let Err(refusal) = validate::validate(obj, &ctx.config.guardrails) {
         return Ok(Outcome::refused(refusal.reason, refusal.message));
     }
-    if let Some(produced) = finalizer::ensure(&pipeline::api(ctx, obj), obj, FINALIZER).await? {
-        pipeline::note_finalizer_added(ctx, obj, &produced);
-    }
+    pipeline::ensure_finalizer(ctx, obj, FINALIZER).await?;
     match observe::observe(obj, ctx).await {
         Ok(seen) => {
             ctx.leadership.ensure()?;

@@ -131,7 +131,7 @@ impl Snapshots {
         let region = self.region(c);
         {
             let mut interest = region.interest.lock();
-            for key in stored_arn.into_iter().chain([name]) {
+            for key in interest_keys(stored_arn, name) {
                 interest
                     .entry(key.to_string())
                     .or_default()
@@ -141,9 +141,7 @@ impl Snapshots {
         let snapshot = region.snapshot.read();
         let snapshot = snapshot.as_ref()?;
         let touched = region.touched.lock();
-        let stale = stored_arn
-            .into_iter()
-            .chain([name])
+        let stale = interest_keys(stored_arn, name)
             .any(|k| touched.get(k).is_some_and(|at| *at >= snapshot.taken));
         if stale || snapshot.taken.elapsed() > self.refresh.read().slow * 2 {
             return None;
@@ -180,11 +178,18 @@ impl Snapshots {
         region.kick.notify_one();
     }
 
-    /// Forgets a released object's interest in `keys` (its stored ARN and its name): a key no object asks
-    /// about any more goes too, so a fleet that churns does not grow the map for ever.
-    pub fn forget(&self, object: &ObjectRef<ZeroEtlIntegration>, keys: &[&str]) {
+    /// Forgets a released object's interest, recorded under the same stored ARN and name [`find`](Self::find)
+    /// was given: a key no object asks about any more goes too, so a fleet that churns does not grow the map
+    /// for ever.
+    pub fn forget(
+        &self,
+        object: &ObjectRef<ZeroEtlIntegration>,
+        stored_arn: Option<&str>,
+        name: &str,
+    ) {
+        let keys: Vec<&str> = interest_keys(stored_arn, name).collect();
         for region in self.regions.lock().values() {
-            region.forget(object, keys);
+            region.forget(object, &keys);
         }
     }
 
@@ -209,6 +214,11 @@ impl Snapshots {
         }
         region
     }
+}
+
+/// The keys an object's interest is recorded under: its stored ARN, if any, and its name.
+fn interest_keys<'a>(stored_arn: Option<&'a str>, name: &'a str) -> impl Iterator<Item = &'a str> {
+    stored_arn.into_iter().chain([name])
 }
 
 impl Region {

@@ -272,11 +272,15 @@ pub async fn finish<K: Managed>(
     Ok(action)
 }
 
-/// This pass added the finalizer: the version it started from and the one the add produced are both
-/// behind what the API server has once the status is written too (see [`crate::k8s::own_writes`]).
-pub fn note_finalizer_added<K: Resource>(ctx: &Context, obj: &K, produced: &str) {
-    note_own_write(ctx, obj, None);
-    note_own_write(ctx, obj, Some(produced));
+/// Adds the kind's finalizer before the first AWS change. When it writes, the version the pass started
+/// from and the one the add produced are both behind what the API server has once the status is written
+/// too (see [`crate::k8s::own_writes`]).
+pub async fn ensure_finalizer<K: Managed>(ctx: &Context, obj: &K, name: &str) -> Result<()> {
+    if let Some(produced) = finalizer::ensure(&api(ctx, obj), obj, name).await? {
+        note_own_write(ctx, obj, None);
+        note_own_write(ctx, obj, Some(&produced));
+    }
+    Ok(())
 }
 
 /// Our write replaced `version` of `obj` (`None`: the version the pass started from).
