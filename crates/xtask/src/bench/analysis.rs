@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use super::budget::Distinct;
 use super::estate::FleetShape;
@@ -45,6 +45,7 @@ pub struct Measured {
     pub ramp: Phase,
     pub times: RampTimes,
     pub apply_to_ready: Vec<Duration>,
+    pub accept_to_create: Result<Vec<Duration>, String>,
     pub active_to_ready: Result<ActiveToReady, String>,
     pub aws_errors: Result<BTreeMap<String, u64>, String>,
     pub steady: Phase,
@@ -70,14 +71,8 @@ pub fn active_to_ready(
         samples: Vec::new(),
         ready_before_active: 0,
     };
-    // The operator names an integration `<namespace>-<object name>` in AWS (older ones: the object name).
-    let prefix = format!("{}-", super::estate::NAMESPACE);
     for transition in transitions {
-        let object = transition.name.strip_prefix(&prefix);
-        let Some(ready) = object
-            .and_then(|name| first_ready(&fleet::key("ZeroEtlIntegration", name)))
-            .or_else(|| first_ready(&fleet::key("ZeroEtlIntegration", &transition.name)))
-        else {
+        let Some(ready) = object_keys(transition).find_map(|key| first_ready(&key)) else {
             continue;
         };
         match transition
@@ -93,6 +88,46 @@ pub fn active_to_ready(
         return Err("aws-sim reported no transition for any bench integration".to_owned());
     }
     Ok(result)
+}
+
+/// Accepted → CreateIntegration per integration (aws-sim's `createdAt`): the operator's share of apply →
+/// Ready before AWS starts creating, to tell queueing from detection.
+pub fn accept_to_create(
+    accepted: &[fleet::Accepted],
+    transitions: Option<&[Transition]>,
+) -> Result<Vec<Duration>, String> {
+    let transitions = transitions.ok_or_else(|| {
+        "this aws-sim does not serve GET /_sim/integrations/transitions".to_owned()
+    })?;
+    let accepted_at: BTreeMap<&str, SystemTime> = accepted
+        .iter()
+        .map(|a| (a.key.as_str(), a.at.wall))
+        .collect();
+    let samples: Vec<Duration> = transitions
+        .iter()
+        .filter_map(|t| {
+            let accepted = object_keys(t).find_map(|key| accepted_at.get(key.as_str()).copied())?;
+            // The operator can create before the bench has read the API server's answer: that is no wait.
+            Some(t.created_at?.duration_since(accepted).unwrap_or_default())
+        })
+        .collect();
+    if samples.is_empty() {
+        return Err("aws-sim reported no creation time for any bench integration".to_owned());
+    }
+    Ok(samples)
+}
+
+/// The bench's keys an AWS integration may belong to: the operator names it `<namespace>-<object name>` in
+/// AWS (older operators: the object name).
+fn object_keys(transition: &Transition) -> impl Iterator<Item = String> + '_ {
+    let prefix = format!("{}-", super::estate::NAMESPACE);
+    let prefixed = transition
+        .name
+        .strip_prefix(&prefix)
+        .map(|name| fleet::key("ZeroEtlIntegration", name));
+    prefixed
+        .into_iter()
+        .chain([fleet::key("ZeroEtlIntegration", &transition.name)])
 }
 
 pub fn report(m: &Measured) -> (String, Result<(), String>) {
@@ -238,6 +273,10 @@ fn ramp(r: &mut Report, m: &Measured, fleet: &Distinct) {
         &m.apply_to_ready,
         Some((create + READY_SLACK, &bound_note)),
     );
+    match &m.accept_to_create {
+        Ok(samples) => r.spread("accept → CreateIntegration", samples, None),
+        Err(why) => r.missing("accept → CreateIntegration", why),
+    }
     match &m.active_to_ready {
         Ok(measured) => {
             r.spread("AWS active → Ready", &measured.samples, None);
@@ -342,8 +381,48 @@ mod tests {
     fn transition(name: &str, active_at: Option<SystemTime>) -> Transition {
         Transition {
             name: name.to_owned(),
+            created_at: None,
             active_at,
         }
+    }
+
+    #[test]
+    fn accept_to_create_matches_each_integration_to_its_own_object_and_skips_foreign_ones() {
+        let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000);
+        let accepted = |name: &str, wall: SystemTime| fleet::Accepted {
+            key: fleet::key("ZeroEtlIntegration", name),
+            at: Moment {
+                instant: Instant::now(),
+                wall,
+            },
+        };
+        let created = |name: &str, at: SystemTime| Transition {
+            name: name.to_owned(),
+            created_at: Some(at),
+            active_at: None,
+        };
+        let ns = super::super::estate::NAMESPACE;
+        let transitions = [
+            created(&format!("{ns}-a"), t0 + Duration::from_millis(300)),
+            created("b", t0 + Duration::from_millis(900)),
+            // Another tenant's integration, not the bench's: no sample.
+            created("team-b-a", t0 + Duration::from_secs(5)),
+        ];
+        let mut samples = accept_to_create(
+            &[
+                accepted("a", t0),
+                accepted("b", t0 + Duration::from_millis(400)),
+            ],
+            Some(&transitions),
+        )
+        .unwrap();
+        samples.sort();
+        assert_eq!(
+            samples,
+            vec![Duration::from_millis(300), Duration::from_millis(500)]
+        );
+        assert!(accept_to_create(&[], Some(&transitions)).is_err());
+        assert!(accept_to_create(&[], None).is_err());
     }
 
     #[test]

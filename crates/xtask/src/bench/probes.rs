@@ -78,6 +78,7 @@ pub fn cpu_count() -> usize {
 #[derive(Debug, Clone)]
 pub struct Transition {
     pub name: String,
+    pub created_at: Option<SystemTime>,
     pub active_at: Option<SystemTime>,
 }
 
@@ -188,13 +189,14 @@ fn parse_transitions(value: &Value) -> Result<Vec<Transition>> {
                 .or_else(|| entry.get("integrationName"))
                 .and_then(Value::as_str)
                 .with_context(|| format!("a transition without a name: {entry}"))?;
-            let active_at = match entry.get("activeAt") {
-                None | Some(Value::Null) => None,
-                Some(time) => Some(parse_time(time)?),
+            let time = |field: &str| match entry.get(field) {
+                None | Some(Value::Null) => Ok(None),
+                Some(time) => parse_time(time).map(Some),
             };
             Ok(Transition {
                 name: name.to_owned(),
-                active_at,
+                created_at: time("createdAt")?,
+                active_at: time("activeAt")?,
             })
         })
         .collect()

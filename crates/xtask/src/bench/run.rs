@@ -276,6 +276,7 @@ pub async fn run(args: &OperatorArgs) -> Result<()> {
             all_ready,
         },
         apply_to_ready: apply_to_ready(&watch, &accepted),
+        accept_to_create: analysis::accept_to_create(&accepted, transitions.as_deref()),
         active_to_ready: analysis::active_to_ready(
             |key| watch.first_ready(key),
             transitions.as_deref(),
