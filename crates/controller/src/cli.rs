@@ -47,7 +47,8 @@ pub struct RunArgs {
 
     /// Seconds between refreshes of the shared integration snapshot while nothing is in transition (one
     /// paginated DescribeIntegrations per region per refresh; changes made outside the operator are seen within
-    /// it). While an integration is in transition, the snapshot is refreshed every second.
+    /// it). While an integration is in transition, the snapshot is refreshed every half second right after a
+    /// change, slowing to a tenth of the time since the last change (at most a minute, never slower than this).
     #[arg(long, env = "ZEROETL_AWS_REFRESH_INTERVAL", default_value_t = 300)]
     pub aws_refresh_interval: u64,
 

@@ -44,9 +44,14 @@ pub fn adaptive_poll(elapsed: Duration) -> Duration {
 // ---------------------------------------------------------------------------------------------------------
 // Shared observation
 
-/// The integration snapshot is refreshed this often while any integration is in transition or the operator
-/// just changed one: an integration that turns active is seen within it.
-pub const SNAPSHOT_FAST_REFRESH: Duration = Duration::from_secs(1);
+/// While any integration is in transition or the operator just changed one, the integration snapshot is
+/// refreshed this often right after a change, then more slowly the longer nothing changed (see
+/// [`snapshot_busy_period`]): an integration that turns active seconds after it was created is seen within
+/// half a second, one that takes AWS half an hour (an initial load) costs a paged read a minute, not one a
+/// second, while it waits.
+pub const SNAPSHOT_FAST_REFRESH: Duration = Duration::from_millis(500);
+/// The slowest refresh while something is in transition.
+pub const SNAPSHOT_BUSY_MAX: Duration = Duration::from_secs(60);
 /// Otherwise this often by default (`--aws-refresh-interval`): changes made outside the operator are seen
 /// within it, at ceil(N/100) DescribeIntegrations per refresh.
 pub const SNAPSHOT_SLOW_REFRESH: Duration = Duration::from_secs(300);
@@ -56,6 +61,16 @@ pub const SNAPSHOT_TOUCH_WINDOW: Duration = Duration::from_secs(30);
 /// A shared read (a target's policy, a parameter group, a warehouse) serves every pass for this long; the
 /// operator's own writes invalidate it at once.
 pub const SHARED_READ_TTL: Duration = Duration::from_secs(60);
+
+/// The refresh period while something is in transition: a tenth of the time since the snapshot last saw a
+/// change (or the operator made one), between `fastest` and `slowest`, like [`adaptive_poll`] for one object.
+pub fn snapshot_busy_period(
+    since_change: Duration,
+    fastest: Duration,
+    slowest: Duration,
+) -> Duration {
+    (since_change / 10).clamp(fastest, slowest.max(fastest))
+}
 
 // ---------------------------------------------------------------------------------------------------------
 // Connections
@@ -170,6 +185,38 @@ mod tests {
         assert_eq!(
             adaptive_poll(Duration::from_secs(7200)),
             Duration::from_secs(60)
+        );
+    }
+
+    #[test]
+    fn the_snapshot_polls_fast_right_after_a_change_and_slows_down_while_nothing_moves() {
+        let period = |since: u64| {
+            snapshot_busy_period(
+                Duration::from_secs(since),
+                SNAPSHOT_FAST_REFRESH,
+                SNAPSHOT_BUSY_MAX,
+            )
+        };
+        assert_eq!(period(0), SNAPSHOT_FAST_REFRESH);
+        assert_eq!(period(3), SNAPSHOT_FAST_REFRESH);
+        assert_eq!(period(30), Duration::from_secs(3));
+        assert_eq!(period(3600), SNAPSHOT_BUSY_MAX);
+        // A slow refresh set below the busy maximum bounds it too; a fast one above never inverts the range.
+        assert_eq!(
+            snapshot_busy_period(
+                Duration::from_secs(3600),
+                SNAPSHOT_FAST_REFRESH,
+                Duration::from_secs(20)
+            ),
+            Duration::from_secs(20)
+        );
+        assert_eq!(
+            snapshot_busy_period(
+                Duration::ZERO,
+                Duration::from_secs(2),
+                Duration::from_secs(1)
+            ),
+            Duration::from_secs(2)
         );
     }
 

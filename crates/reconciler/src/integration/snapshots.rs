@@ -30,7 +30,8 @@ use crate::timing;
 /// How often the pollers refresh.
 #[derive(Clone, Copy, Debug)]
 pub struct Refresh {
-    /// While any integration is in transition, or after the operator changed one.
+    /// The fastest refresh: right after a change, while any integration is in transition or the operator
+    /// just changed one; slower the longer nothing changes ([`timing::snapshot_busy_period`]).
     pub fast: Duration,
     /// Otherwise (`--aws-refresh-interval`).
     pub slow: Duration,
@@ -93,6 +94,8 @@ struct Region {
     touched: Mutex<HashMap<String, Instant>>,
     /// Names and ARNs objects looked up, and who: woken when that integration changes.
     interest: Mutex<HashMap<String, HashSet<ObjectRef<ZeroEtlIntegration>>>>,
+    /// When a refresh last saw an integration change, or the operator last changed one.
+    last_change: Mutex<Option<Instant>>,
     kick: Notify,
 }
 
@@ -175,6 +178,7 @@ impl Snapshots {
                 touched.insert(k.to_string(), now);
             }
         }
+        *region.last_change.lock() = Some(now);
         region.kick.notify_one();
     }
 
@@ -281,14 +285,44 @@ async fn poll(
         if wakers.closed() {
             return;
         }
-        let pause = if busy { refresh.fast } else { refresh.slow };
-        let _ = tokio::time::timeout(pause, region.kick.notified()).await;
-        // A kick (the operator just changed an integration) cuts a slow pause short, but refreshes never come
-        // closer than `fast`: a fleet of creates costs one paged read per second, not one per create (the
-        // changed integrations are described directly until a newer snapshot exists).
-        let since = started.elapsed();
-        if since < refresh.fast {
-            tokio::time::sleep(refresh.fast - since).await;
+        let since_change = region
+            .last_change
+            .lock()
+            .map_or(Duration::MAX, |at| at.elapsed());
+        let next = refresh.next(started.into(), busy.then_some(since_change));
+        let _ = tokio::time::timeout_at(next.unless_kicked, region.kick.notified()).await;
+        tokio::time::sleep_until(next.earliest).await;
+    }
+}
+
+/// When the next refresh starts, counted from the start of the last one.
+#[derive(Debug, PartialEq, Eq)]
+struct NextRefresh {
+    /// Without a kick.
+    unless_kicked: tokio::time::Instant,
+    /// Never sooner, kicked or not.
+    earliest: tokio::time::Instant,
+}
+
+impl Refresh {
+    /// `busy`: how long ago the last change was, when something is in transition. Periods count from the
+    /// start of a read, not its end: at 5,000 integrations a read is 50 pages, and counting from its end
+    /// stretched the period by the read's length, and with it the time an integration that turned active
+    /// waits to be seen. A kick (the operator just changed an integration) cuts a pause short, but refreshes
+    /// never come closer than `fast`: a fleet of creates costs one paged read per fast period, not one per
+    /// create (changed integrations are described directly until a newer snapshot exists).
+    fn next(&self, started: tokio::time::Instant, busy: Option<Duration>) -> NextRefresh {
+        let period = match busy {
+            Some(since_change) => {
+                timing::snapshot_busy_period(since_change, self.fast, timing::SNAPSHOT_BUSY_MAX)
+                    .min(self.slow)
+                    .max(self.fast)
+            }
+            None => self.slow,
+        };
+        NextRefresh {
+            unless_kicked: started + period,
+            earliest: started + self.fast,
         }
     }
 }
@@ -343,6 +377,7 @@ fn publish(
             None => changed.extend(by_arn.values()),
         }
     }
+    let moved = !changed.is_empty() || !gone.is_empty();
     let mut wake: HashSet<ObjectRef<ZeroEtlIntegration>> = HashSet::new();
     {
         let interest = region.interest.lock();
@@ -365,6 +400,9 @@ fn publish(
         by_name,
     });
     region.touched.lock().retain(|_, at| *at >= taken);
+    if moved {
+        *region.last_change.lock() = Some(Instant::now());
+    }
     let woken = wake.len();
     for object in wake {
         wakers.wake(object);
@@ -525,6 +563,36 @@ mod tests {
             "c1",
         );
         assert!(woken.try_recv().is_err());
+    }
+
+    #[test]
+    fn refresh_periods_count_from_the_start_of_a_read_and_slow_down_while_nothing_changes() {
+        let refresh = Refresh {
+            fast: Duration::from_millis(500),
+            slow: Duration::from_secs(300),
+        };
+        let started = tokio::time::Instant::now();
+        let just_changed = refresh.next(started, Some(Duration::from_secs(1)));
+        assert_eq!(just_changed.unless_kicked, started + refresh.fast);
+        assert_eq!(just_changed.earliest, started + refresh.fast);
+        // A creation AWS has been at for ten minutes: a read a minute, not one every half second.
+        let long_wait = refresh.next(started, Some(Duration::from_secs(600)));
+        assert_eq!(long_wait.unless_kicked, started + Duration::from_secs(60));
+        assert_eq!(long_wait.earliest, started + refresh.fast);
+        let idle = refresh.next(started, None);
+        assert_eq!(idle.unless_kicked, started + Duration::from_secs(300));
+        assert_eq!(idle.earliest, started + refresh.fast);
+        // A slow refresh shorter than the busy maximum is never exceeded while busy.
+        let short_slow = Refresh {
+            slow: Duration::from_secs(20),
+            ..refresh
+        };
+        assert_eq!(
+            short_slow
+                .next(started, Some(Duration::from_secs(3600)))
+                .unless_kicked,
+            started + Duration::from_secs(20)
+        );
     }
 
     #[tokio::test]
