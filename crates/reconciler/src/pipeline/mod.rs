@@ -232,20 +232,26 @@ pub async fn finish<K: Managed>(
         Err(e) => return Err(e),
     }
 
+    let uid = obj.meta().uid.as_deref().unwrap_or_default();
     let mut notices = outcome.changes;
-    notices.extend(transitions(&previous_conditions, next.conditions()));
+    notices.extend(transitions(
+        &previous_conditions,
+        next.conditions(),
+        ctx.events.warned(uid),
+    ));
     for notice in &notices {
         if !notice.warning {
             info!(kind = K::KIND, namespace, name, reason = %notice.reason, note = %notice.note, "event");
         }
         ctx.events.publish(obj, notice).await;
     }
+    ctx.events
+        .published(uid, &notices, outcome.progress.is_ready());
     if let Some(f) = outcome.release {
         finalizer::release(&api, obj, f).await?;
-        if let Some(uid) = obj.meta().uid.as_deref() {
-            ctx.rechecks.forget(uid);
-            ctx.own_writes.forget(uid);
-        }
+        ctx.rechecks.forget(uid);
+        ctx.own_writes.forget(uid);
+        ctx.events.forget(uid);
     }
 
     let key = backoff::key(K::KIND, &namespace, &name);

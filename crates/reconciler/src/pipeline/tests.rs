@@ -146,11 +146,14 @@ async fn an_integration_gets_its_finalizer_first_reaches_ready_then_costs_no_wri
 
     integration_until(&api, &ctx, "orders", "Ready", ready).await;
     let events = api.event_reasons();
+    assert!(
+        !events.iter().any(|e| e == "Ready"),
+        "becoming Ready the first time is no event: {events:?}"
+    );
     for expected in [
         "CreatedParameterGroup",
         "AuthorizedSource",
         "CreatedIntegration",
-        "Ready",
     ] {
         assert!(
             events.iter().any(|e| e == expected),
@@ -527,4 +530,42 @@ async fn a_second_tenants_integration_takes_the_shared_group_target_and_policy_f
         "its own source"
     );
     assert_eq!(sim.mutating_calls(), 2, "two creates, nothing else to fix");
+}
+
+/// Becoming Ready the first time is no event (the Ready condition says it); becoming Ready after a warning
+/// is, so that `kubectl describe` shows the trouble ending as well as starting.
+#[tokio::test]
+async fn ready_is_an_event_only_when_it_ends_a_warning() {
+    let sim = sample_sim().await;
+    let api = FakeApi::default();
+    let ctx = context(&api, &sim);
+    let mut broken = orders("Delete");
+    broken["spec"]["source"] = json!({});
+    api.put(&integration_path("orders"), &broken);
+    integration_until(&api, &ctx, "orders", "Stalled", |o| {
+        o.and_then(|o| o.status.as_ref())
+            .is_some_and(|s| is_true(&s.conditions, STALLED))
+    })
+    .await;
+    let stalled_events = api.event_reasons();
+    assert!(
+        stalled_events.iter().any(|e| e == "InvalidSpec"),
+        "{stalled_events:?}"
+    );
+
+    let mut fixed = serde_json::to_value(
+        api.get::<ZeroEtlIntegration>(&integration_path("orders"))
+            .expect("stored"),
+    )
+    .expect("serializable");
+    fixed["spec"]["source"] = json!({"dbClusterIdentifier": "orders-aurora"});
+    fixed["metadata"]["generation"] = json!(2);
+    api.put(&integration_path("orders"), &fixed);
+    integration_until(&api, &ctx, "orders", "Ready", ready).await;
+    let events = api.event_reasons();
+    assert_eq!(
+        events.iter().filter(|e| *e == "Ready").count(),
+        1,
+        "the stall's end is announced once: {events:?}"
+    );
 }
