@@ -14,16 +14,38 @@ use crate::integration::observed::{Observed, ParameterGroup, SourceState};
 use crate::integration::plan::derived_group_name;
 use crate::integration::source_params::{wrong_parameters, Engine};
 
+/// A cluster as the shared read keeps it: what the plan needs, not the SDK's whole `DbCluster` (at 5,000
+/// sources the SDK structs were the largest cache in the operator's heap after the watch caches).
+#[derive(Clone)]
+struct ClusterSeen {
+    state: SourceState,
+    settling: bool,
+}
+
 /// Every read below is shared (see [`SharedReads`]): many objects share a parameter group, and one object
 /// looks at its source on several passes.
-async fn cached_cluster(reads: &Reads<'_>, c: &Clients, id: &str) -> Result<Option<DbCluster>> {
-    reads
+async fn cached_cluster(
+    reads: &Reads<'_>,
+    c: &Clients,
+    id: &str,
+    resolved_from_instance: Option<String>,
+) -> Result<Option<SourceState>> {
+    let seen = reads
         .get_settled(
             key("db-cluster", c, id),
-            describe_cluster(c, id),
-            |found: &Option<DbCluster>| found.as_ref().is_some_and(in_transition),
+            async {
+                Ok(describe_cluster(c, id).await?.map(|cluster| ClusterSeen {
+                    state: cluster_state(&cluster),
+                    settling: in_transition(&cluster),
+                }))
+            },
+            |found: &Option<ClusterSeen>| found.as_ref().is_some_and(|c| c.settling),
         )
-        .await
+        .await?;
+    Ok(seen.map(|seen| SourceState {
+        resolved_from_instance,
+        ..seen.state
+    }))
 }
 
 /// A cluster rebooting, modifying, or with a parameter group still being applied: looked at again next pass.
@@ -116,8 +138,8 @@ pub async fn observe_source(
         }
     };
     let mut source = match kind {
-        SourceKind::Cluster => match cached_cluster(reads, c, &id).await? {
-            Some(cluster) => cluster_state(&cluster, None),
+        SourceKind::Cluster => match cached_cluster(reads, c, &id, None).await? {
+            Some(cluster) => cluster,
             None => {
                 return Ok(Observed::NotFound(format!(
                     "DB cluster {id} does not exist in {}",
@@ -148,14 +170,16 @@ pub async fn observe_source(
             };
             // Aurora instances replicate through their cluster: the cluster is the zero-ETL source.
             match instance.db_cluster_identifier() {
-                Some(cluster_id) => match cached_cluster(reads, c, cluster_id).await? {
-                    Some(cluster) => cluster_state(&cluster, Some(id.clone())),
-                    None => {
-                        return Ok(Observed::NotFound(format!(
-                            "DB cluster {cluster_id} of instance {id} does not exist"
-                        )))
+                Some(cluster_id) => {
+                    match cached_cluster(reads, c, cluster_id, Some(id.clone())).await? {
+                        Some(cluster) => cluster,
+                        None => {
+                            return Ok(Observed::NotFound(format!(
+                                "DB cluster {cluster_id} of instance {id} does not exist"
+                            )))
+                        }
                     }
-                },
+                }
                 None => instance_state(&instance),
             }
         }
@@ -207,7 +231,7 @@ pub async fn observe_source(
     Ok(Observed::Seen(source))
 }
 
-fn cluster_state(cluster: &DbCluster, resolved_from_instance: Option<String>) -> SourceState {
+fn cluster_state(cluster: &DbCluster) -> SourceState {
     let members = cluster.db_cluster_members();
     let writer = members
         .iter()
@@ -222,7 +246,7 @@ fn cluster_state(cluster: &DbCluster, resolved_from_instance: Option<String>) ->
         kind: SourceKind::Cluster,
         engine: cluster.engine().unwrap_or_default().to_string(),
         status: cluster.status().unwrap_or_default().to_string(),
-        resolved_from_instance,
+        resolved_from_instance: None,
         reboot_target: writer
             .and_then(|w| w.db_instance_identifier())
             .unwrap_or_default()
