@@ -38,7 +38,14 @@ pub const RETRY_DEFAULT: Duration = Duration::from_secs(5);
 /// While AWS creates or modifies an integration: quick at first, slower the longer it takes (an initial load
 /// of a large database can take an hour), never slower than once a minute.
 pub fn adaptive_poll(elapsed: Duration) -> Duration {
-    (elapsed / 10).clamp(Duration::from_secs(2), Duration::from_secs(60))
+    a_tenth_of(elapsed, Duration::from_secs(2), Duration::from_secs(60))
+}
+
+/// Looking again after a tenth of the time something has been going on, between `fastest` and `slowest`:
+/// quick while a change is fresh, rarely once it has dragged on. One rule for one object ([`adaptive_poll`])
+/// and for the shared snapshot (the time since it last saw a change).
+pub fn a_tenth_of(elapsed: Duration, fastest: Duration, slowest: Duration) -> Duration {
+    (elapsed / 10).clamp(fastest, slowest.max(fastest))
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -46,7 +53,7 @@ pub fn adaptive_poll(elapsed: Duration) -> Duration {
 
 /// While any integration is in transition or the operator just changed one, the integration snapshot is
 /// refreshed this often right after a change, then more slowly the longer nothing changed (see
-/// [`snapshot_busy_period`]): an integration that turns active seconds after it was created is seen within
+/// [`a_tenth_of`]): an integration that turns active seconds after it was created is seen within
 /// half a second, one that takes AWS half an hour (an initial load) costs a paged read a minute, not one a
 /// second, while it waits.
 pub const SNAPSHOT_FAST_REFRESH: Duration = Duration::from_millis(500);
@@ -61,16 +68,6 @@ pub const SNAPSHOT_TOUCH_WINDOW: Duration = Duration::from_secs(30);
 /// A shared read (a target's policy, a parameter group, a warehouse) serves every pass for this long; the
 /// operator's own writes invalidate it at once.
 pub const SHARED_READ_TTL: Duration = Duration::from_secs(60);
-
-/// The refresh period while something is in transition: a tenth of the time since the snapshot last saw a
-/// change (or the operator made one), between `fastest` and `slowest`, like [`adaptive_poll`] for one object.
-pub fn snapshot_busy_period(
-    since_change: Duration,
-    fastest: Duration,
-    slowest: Duration,
-) -> Duration {
-    (since_change / 10).clamp(fastest, slowest.max(fastest))
-}
 
 // ---------------------------------------------------------------------------------------------------------
 // Connections
@@ -191,7 +188,7 @@ mod tests {
     #[test]
     fn the_snapshot_polls_fast_right_after_a_change_and_slows_down_while_nothing_moves() {
         let period = |since: u64| {
-            snapshot_busy_period(
+            a_tenth_of(
                 Duration::from_secs(since),
                 SNAPSHOT_FAST_REFRESH,
                 SNAPSHOT_BUSY_MAX,
@@ -203,7 +200,7 @@ mod tests {
         assert_eq!(period(3600), SNAPSHOT_BUSY_MAX);
         // A slow refresh set below the busy maximum bounds it too; a fast one above never inverts the range.
         assert_eq!(
-            snapshot_busy_period(
+            a_tenth_of(
                 Duration::from_secs(3600),
                 SNAPSHOT_FAST_REFRESH,
                 Duration::from_secs(20)
@@ -211,7 +208,7 @@ mod tests {
             Duration::from_secs(20)
         );
         assert_eq!(
-            snapshot_busy_period(
+            a_tenth_of(
                 Duration::ZERO,
                 Duration::from_secs(2),
                 Duration::from_secs(1)

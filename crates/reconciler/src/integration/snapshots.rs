@@ -31,7 +31,7 @@ use crate::timing;
 #[derive(Clone, Copy, Debug)]
 pub struct Refresh {
     /// The fastest refresh: right after a change, while any integration is in transition or the operator
-    /// just changed one; slower the longer nothing changes ([`timing::snapshot_busy_period`]).
+    /// just changed one; slower the longer nothing changes ([`timing::a_tenth_of`]).
     pub fast: Duration,
     /// Otherwise (`--aws-refresh-interval`).
     pub slow: Duration,
@@ -313,11 +313,11 @@ impl Refresh {
     /// create (changed integrations are described directly until a newer snapshot exists).
     fn next(&self, started: tokio::time::Instant, busy: Option<Duration>) -> NextRefresh {
         let period = match busy {
-            Some(since_change) => {
-                timing::snapshot_busy_period(since_change, self.fast, timing::SNAPSHOT_BUSY_MAX)
-                    .min(self.slow)
-                    .max(self.fast)
-            }
+            Some(since_change) => timing::a_tenth_of(
+                since_change,
+                self.fast,
+                timing::SNAPSHOT_BUSY_MAX.min(self.slow),
+            ),
             None => self.slow,
         };
         NextRefresh {
