@@ -566,6 +566,47 @@ mod tests {
     }
 
     #[test]
+    fn a_hand_edit_in_aws_counts_as_a_change_and_an_unchanged_refresh_does_not() {
+        let region = Region::default();
+        let (waker, _woken) = mpsc::unbounded_channel();
+        let waker = Wakers(Arc::new(RwLock::new(vec![(None, waker)])));
+        let tenants = |billing: IntegrationStatus| {
+            vec![
+                integration("team-a-orders", IntegrationStatus::Active, None),
+                integration("team-b-billing", billing, None),
+            ]
+        };
+        publish(
+            &region,
+            tenants(IntegrationStatus::Active),
+            Instant::now(),
+            &waker,
+            "c1",
+        );
+        let first = region
+            .last_change
+            .lock()
+            .expect("the first snapshot is a change");
+        publish(
+            &region,
+            tenants(IntegrationStatus::Active),
+            Instant::now(),
+            &waker,
+            "c1",
+        );
+        assert_eq!(*region.last_change.lock(), Some(first), "nothing moved");
+        // Someone modifies team B's integration by hand: the poller speeds up again.
+        publish(
+            &region,
+            tenants(IntegrationStatus::Modifying),
+            Instant::now(),
+            &waker,
+            "c1",
+        );
+        assert!(region.last_change.lock().is_some_and(|at| at > first));
+    }
+
+    #[test]
     fn refresh_periods_count_from_the_start_of_a_read_and_slow_down_while_nothing_changes() {
         let refresh = Refresh {
             fast: Duration::from_millis(500),
