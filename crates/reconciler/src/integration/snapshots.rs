@@ -81,10 +81,12 @@ pub struct Snapshots {
     metrics: OnceLock<Arc<Metrics>>,
 }
 
+/// Entries are shared: a refresh keeps the previous entry of every integration that did not change, so at
+/// 5,000 integrations a refresh does not hold two copies of the fleet, and by name and by ARN point at one.
 struct Snapshot {
     taken: Instant,
-    by_arn: HashMap<String, AwsIntegration>,
-    by_name: HashMap<String, String>,
+    by_arn: HashMap<String, Arc<AwsIntegration>>,
+    by_name: HashMap<String, Arc<AwsIntegration>>,
 }
 
 #[derive(Default)]
@@ -92,8 +94,9 @@ struct Region {
     snapshot: RwLock<Option<Snapshot>>,
     /// Names and ARNs the operator changed, and when: the snapshot is stale for them until it is newer.
     touched: Mutex<HashMap<String, Instant>>,
-    /// Names and ARNs objects looked up, and who: woken when that integration changes.
-    interest: Mutex<HashMap<String, HashSet<ObjectRef<ZeroEtlIntegration>>>>,
+    /// Names and ARNs objects looked up, and who: woken when that integration changes. Nearly every key has
+    /// one object, so a short list (of references without resource version or UID) instead of a set.
+    interest: Mutex<HashMap<String, Vec<ObjectRef<ZeroEtlIntegration>>>>,
     /// When a refresh last saw an integration change, or the operator last changed one.
     last_change: Mutex<Option<Instant>>,
     kick: Notify,
@@ -132,15 +135,7 @@ impl Snapshots {
     ) -> Option<Option<AwsIntegration>> {
         self.connected.get()?;
         let region = self.region(c);
-        {
-            let mut interest = region.interest.lock();
-            for key in interest_keys(stored_arn, name) {
-                interest
-                    .entry(key.to_string())
-                    .or_default()
-                    .insert(object.clone());
-            }
-        }
+        region.interested(interest_keys(stored_arn, name), object);
         let snapshot = region.snapshot.read();
         let snapshot = snapshot.as_ref()?;
         let touched = region.touched.lock();
@@ -150,13 +145,8 @@ impl Snapshots {
             return None;
         }
         let by_arn = stored_arn.and_then(|arn| snapshot.by_arn.get(arn));
-        let by_name = || {
-            snapshot
-                .by_name
-                .get(name)
-                .and_then(|arn| snapshot.by_arn.get(arn))
-        };
-        Some(by_arn.or_else(by_name).cloned())
+        let by_name = || snapshot.by_name.get(name);
+        Some(by_arn.or_else(by_name).map(|i| AwsIntegration::clone(i)))
     }
 
     /// The operator changed (created, modified, tagged, deleted) the integration known by these keys: passes
@@ -226,11 +216,28 @@ fn interest_keys<'a>(stored_arn: Option<&'a str>, name: &'a str) -> impl Iterato
 }
 
 impl Region {
+    /// Records that `object` looked up these keys.
+    fn interested<'a>(
+        &self,
+        keys: impl Iterator<Item = &'a str>,
+        mut object: ObjectRef<ZeroEtlIntegration>,
+    ) {
+        // Only the name and namespace identify whom to wake; the rest is per-version noise kept per key.
+        object.extra = Default::default();
+        let mut interest = self.interest.lock();
+        for key in keys {
+            let who = interest.entry(key.to_string()).or_default();
+            if !who.contains(&object) {
+                who.push(object.clone());
+            }
+        }
+    }
+
     fn forget(&self, object: &ObjectRef<ZeroEtlIntegration>, keys: &[&str]) {
         let mut interest = self.interest.lock();
         for key in keys {
             if let Some(who) = interest.get_mut(*key) {
-                who.remove(object);
+                who.retain(|o| o != object);
                 if who.is_empty() {
                     interest.remove(*key);
                 }
@@ -251,7 +258,7 @@ async fn poll(
 ) {
     loop {
         let started = Instant::now();
-        let busy = match read_all(&c).await {
+        let busy = match read_all(&c, &region).await {
             Ok(integrations) => {
                 if let Some(m) = &metrics {
                     m.refreshed(&c.region);
@@ -327,7 +334,9 @@ impl Refresh {
     }
 }
 
-async fn read_all(c: &Clients) -> Result<Vec<AwsIntegration>> {
+/// Every integration of the region, page by page; an integration equal to its entry in the current snapshot
+/// comes back as that entry.
+async fn read_all(c: &Clients, region: &Region) -> Result<Vec<Arc<AwsIntegration>>> {
     let mut out = Vec::new();
     let mut pages = c
         .rds
@@ -337,30 +346,47 @@ async fn read_all(c: &Clients) -> Result<Vec<AwsIntegration>> {
         .send();
     while let Some(page) = pages.next().await {
         let page = page.map_err(|e| sdk_error("rds", "DescribeIntegrations", e))?;
-        out.extend(page.integrations().iter().map(aws_integration));
+        let current = region.snapshot.read();
+        out.extend(
+            page.integrations()
+                .iter()
+                .map(|i| reuse(current.as_ref(), aws_integration(i))),
+        );
     }
     Ok(out)
+}
+
+/// `fresh` as `current`'s entry when that is equal: an integration that did not change costs no second copy.
+fn reuse(current: Option<&Snapshot>, fresh: AwsIntegration) -> Arc<AwsIntegration> {
+    current
+        .and_then(|s| s.by_arn.get(&fresh.arn))
+        .filter(|kept| ***kept == fresh)
+        .cloned()
+        .unwrap_or_else(|| Arc::new(fresh))
 }
 
 /// Installs the new snapshot and wakes the objects whose integration appeared, changed or disappeared.
 /// Returns how many were woken.
 fn publish(
     region: &Region,
-    integrations: Vec<AwsIntegration>,
+    integrations: impl IntoIterator<Item = impl Into<Arc<AwsIntegration>>>,
     taken: Instant,
     wakers: &Wakers,
     cluster: &str,
 ) -> usize {
-    let by_arn: HashMap<String, AwsIntegration> = integrations
+    let by_arn: HashMap<String, Arc<AwsIntegration>> = integrations
         .into_iter()
-        .map(|i| (i.arn.clone(), i))
+        .map(|i| {
+            let i = i.into();
+            (i.arn.clone(), i)
+        })
         .collect();
     let by_name = by_arn
         .values()
-        .map(|i| (i.name.clone(), i.arn.clone()))
+        .map(|i| (i.name.clone(), i.clone()))
         .collect();
-    let mut changed: Vec<&AwsIntegration> = Vec::new();
-    let mut gone: Vec<AwsIntegration> = Vec::new();
+    let mut changed: Vec<&Arc<AwsIntegration>> = Vec::new();
+    let mut gone: Vec<Arc<AwsIntegration>> = Vec::new();
     {
         let previous = region.snapshot.read();
         match previous.as_ref() {
@@ -443,9 +469,9 @@ mod tests {
         };
         let orders = integration("team-a-orders", IntegrationStatus::Creating, Some(&owner));
         let other = integration("billing", IntegrationStatus::Active, None);
-        region.interest.lock().insert(
-            "billing".into(),
-            [ObjectRef::new("billing").within("team-b")].into(),
+        region.interested(
+            ["billing"].into_iter(),
+            ObjectRef::new("billing").within("team-b"),
         );
         assert_eq!(
             publish(
@@ -493,7 +519,16 @@ mod tests {
         );
 
         // billing disappeared: the object that looked it up by name is woken.
-        assert_eq!(publish(&region, vec![], Instant::now(), &waker, "c1"), 2);
+        assert_eq!(
+            publish(
+                &region,
+                Vec::<AwsIntegration>::new(),
+                Instant::now(),
+                &waker,
+                "c1"
+            ),
+            2
+        );
         let mut names: Vec<String> = std::iter::from_fn(|| woken.try_recv().ok())
             .map(|o| o.name)
             .collect();
@@ -509,13 +544,8 @@ mod tests {
         let team_a = ObjectRef::new("orders").within("team-a");
         let team_b = ObjectRef::new("orders").within("team-b");
         // Both looked up "shared" (say, a name someone made by hand); each also its own name.
-        {
-            let mut interest = region.interest.lock();
-            for (who, own) in [(&team_a, "team-a-orders"), (&team_b, "team-b-orders")] {
-                for key in [own, "shared"] {
-                    interest.entry(key.into()).or_default().insert(who.clone());
-                }
-            }
+        for (who, own) in [(&team_a, "team-a-orders"), (&team_b, "team-b-orders")] {
+            region.interested([own, "shared"].into_iter(), who.clone());
         }
         let shared = integration("shared", IntegrationStatus::Creating, None);
         publish(&region, vec![shared.clone()], Instant::now(), &waker, "c1");
@@ -537,6 +567,69 @@ mod tests {
             1
         );
         assert_eq!(woken.try_recv().unwrap(), team_b);
+    }
+
+    #[test]
+    fn a_refresh_keeps_the_entries_of_unchanged_integrations_and_replaces_a_hand_edited_one() {
+        let region = Region::default();
+        let (waker, _woken) = mpsc::unbounded_channel();
+        let waker = Wakers(Arc::new(RwLock::new(vec![(None, waker)])));
+        let team_a = integration("team-a-orders", IntegrationStatus::Active, None);
+        let team_b = integration("team-b-billing", IntegrationStatus::Active, None);
+        publish(
+            &region,
+            vec![team_a.clone(), team_b.clone()],
+            Instant::now(),
+            &waker,
+            "c1",
+        );
+        // Someone edits team B's integration in AWS; team A's is read back unchanged.
+        let edited = AwsIntegration {
+            description: Some("edited by hand".into()),
+            ..team_b
+        };
+        let (kept, replaced) = {
+            let current = region.snapshot.read();
+            let kept = reuse(current.as_ref(), team_a.clone());
+            let replaced = reuse(current.as_ref(), edited.clone());
+            let snapshot = current.as_ref().unwrap();
+            assert!(Arc::ptr_eq(&kept, &snapshot.by_arn[&team_a.arn]));
+            assert!(!Arc::ptr_eq(&replaced, &snapshot.by_arn[&edited.arn]));
+            (kept, replaced)
+        };
+        assert_eq!(*replaced, edited);
+        publish(&region, vec![kept, replaced], Instant::now(), &waker, "c1");
+        let current = region.snapshot.read();
+        let snapshot = current.as_ref().unwrap();
+        assert!(
+            Arc::ptr_eq(
+                &snapshot.by_name["team-b-billing"],
+                &snapshot.by_arn[&edited.arn]
+            ),
+            "by name and by ARN share one entry"
+        );
+        assert_eq!(
+            snapshot.by_name["team-b-billing"].description,
+            edited.description
+        );
+    }
+
+    #[test]
+    fn an_object_is_recorded_once_per_key_without_its_version() {
+        let region = Region::default();
+        let mut orders = ObjectRef::new("orders").within("team-a");
+        orders.extra.resource_version = Some("1".into());
+        region.interested(["team-a-orders"].into_iter(), orders.clone());
+        orders.extra.resource_version = Some("2".into());
+        region.interested(["team-a-orders"].into_iter(), orders.clone());
+        region.interested(
+            ["team-a-orders"].into_iter(),
+            ObjectRef::new("orders").within("team-b"),
+        );
+        let interest = region.interest.lock();
+        let who = &interest["team-a-orders"];
+        assert_eq!(who.len(), 2, "one entry per tenant's object: {who:?}");
+        assert!(who.iter().all(|o| o.extra.resource_version.is_none()));
     }
 
     #[test]
