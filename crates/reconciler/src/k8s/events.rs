@@ -17,12 +17,15 @@ use zeroetl_api::conditions::{find, READY, STALLED};
 /// events.k8s.io/v1 refuses notes over 1 kB; a long AWS message would otherwise lose the whole event.
 pub const NOTE_LIMIT: usize = 1024;
 
-/// One event to publish.
+/// Something a pass did or saw: published as an Event, and logged unless it is a warning (warnings are logged
+/// where they are found).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Notice {
     pub warning: bool,
     pub reason: String,
     pub note: String,
+    /// False: logged only, because the object's status already shows it.
+    pub event: bool,
 }
 
 impl Notice {
@@ -31,6 +34,23 @@ impl Notice {
             warning: false,
             reason: reason.into(),
             note: note.into(),
+            event: true,
+        }
+    }
+
+    pub fn warning(reason: &str, note: impl Into<String>) -> Notice {
+        Notice {
+            warning: true,
+            ..Notice::normal(reason, note)
+        }
+    }
+
+    /// A change the object's status records anyway (its integration's ARN and state): logged, not published,
+    /// so a fleet of creates costs no Event write per object.
+    pub fn logged(reason: &str, note: impl Into<String>) -> Notice {
+        Notice {
+            event: false,
+            ..Notice::normal(reason, note)
         }
     }
 }
@@ -51,21 +71,13 @@ pub fn transitions(before: &[Condition], after: &[Condition], warned: bool) -> V
     }
     if let Some(stalled) = stalled_now {
         if stalled_before.is_none_or(|b| b.reason != stalled.reason) {
-            out.push(Notice {
-                warning: true,
-                reason: stalled.reason.clone(),
-                note: stalled.message.clone(),
-            });
+            out.push(Notice::warning(&stalled.reason, stalled.message.clone()));
         }
     } else if was_ready && !is_ready {
         let note = find(after, READY)
             .map(|c| format!("{}: {}", c.reason, c.message))
             .unwrap_or_default();
-        out.push(Notice {
-            warning: true,
-            reason: "NotReady".into(),
-            note,
-        });
+        out.push(Notice::warning("NotReady", note));
     }
     out
 }
@@ -214,12 +226,8 @@ mod tests {
             crate::testing::fake_api::FakeApi::default().client(),
             "zeroetl-operator",
         );
-        let stalled = Notice {
-            warning: true,
-            reason: "AccessDenied".into(),
-            note: "the target's policy refuses the source".into(),
-        };
-        let created = Notice::normal("CreatedIntegration", "arn:aws:rds:…");
+        let stalled = Notice::warning("AccessDenied", "the target's policy refuses the source");
+        let created = Notice::normal("AuthorizedSource", "arn:aws:rds:…");
         // team-a's object stalls; team-b's object (same name, its own UID) is only created.
         events.published("uid-team-a", std::slice::from_ref(&stalled), false);
         events.published("uid-team-b", std::slice::from_ref(&created), false);

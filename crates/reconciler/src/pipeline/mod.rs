@@ -243,7 +243,9 @@ pub async fn finish<K: Managed>(
         if !notice.warning {
             info!(kind = K::KIND, namespace, name, reason = %notice.reason, note = %notice.note, "event");
         }
-        ctx.events.publish(obj, notice).await;
+        if notice.event {
+            ctx.events.publish(obj, notice).await;
+        }
     }
     ctx.events
         .published(uid, &notices, outcome.progress.is_ready());

@@ -75,7 +75,8 @@ pub(super) async fn integration_action(
                     }
                 }
             };
-            applied.changes.push(Notice::normal(
+            // The status shows it (ARN, Creating); an Event per create would be a fleet's fourth write each.
+            applied.changes.push(Notice::logged(
                 "CreatedIntegration",
                 format!("created integration {} ({})", created.name, created.arn),
             ));
