@@ -125,7 +125,7 @@ impl Snapshots {
 
     /// The integration by stored ARN, then by name, from the snapshot of `c`'s region and identity; `None`
     /// when the snapshot cannot answer (there is none yet, or it predates the operator's own change). Records
-    /// `object`'s interest in both, so it is woken when they change.
+    /// `object`'s interest, so it is woken when that integration changes.
     pub fn find(
         &self,
         c: &Arc<Clients>,
@@ -134,19 +134,8 @@ impl Snapshots {
         object: ObjectRef<ZeroEtlIntegration>,
     ) -> Option<Option<AwsIntegration>> {
         self.connected.get()?;
-        let region = self.region(c);
-        region.interested(interest_keys(stored_arn, name), object);
-        let snapshot = region.snapshot.read();
-        let snapshot = snapshot.as_ref()?;
-        let touched = region.touched.lock();
-        let stale = interest_keys(stored_arn, name)
-            .any(|k| touched.get(k).is_some_and(|at| *at >= snapshot.taken));
-        if stale || snapshot.taken.elapsed() > self.refresh.read().slow * 2 {
-            return None;
-        }
-        let by_arn = stored_arn.and_then(|arn| snapshot.by_arn.get(arn));
-        let by_name = || snapshot.by_name.get(name);
-        Some(by_arn.or_else(by_name).map(|i| AwsIntegration::clone(i)))
+        let too_old = self.refresh.read().slow * 2;
+        self.region(c).lookup(stored_arn, name, object, too_old)
     }
 
     /// The operator changed (created, modified, tagged, deleted) the integration known by these keys: passes
@@ -216,6 +205,34 @@ fn interest_keys<'a>(stored_arn: Option<&'a str>, name: &'a str) -> impl Iterato
 }
 
 impl Region {
+    /// [`Snapshots::find`] in this region; `too_old`: the age past which the snapshot does not answer.
+    fn lookup(
+        &self,
+        stored_arn: Option<&str>,
+        name: &str,
+        object: ObjectRef<ZeroEtlIntegration>,
+        too_old: Duration,
+    ) -> Option<Option<AwsIntegration>> {
+        // Interest first, then the read: a refresh in between wakes the object instead of being missed.
+        self.interested(interest_keys(stored_arn, name), object.clone());
+        let snapshot = self.snapshot.read();
+        let snapshot = snapshot.as_ref()?;
+        let touched = self.touched.lock();
+        let stale = interest_keys(stored_arn, name)
+            .any(|k| touched.get(k).is_some_and(|at| *at >= snapshot.taken));
+        if stale || snapshot.taken.elapsed() > too_old {
+            return None;
+        }
+        let by_arn = stored_arn.and_then(|arn| snapshot.by_arn.get(arn));
+        if by_arn.is_some() {
+            // Found by its ARN, which a pass tries first: what happens under its name no longer matters to
+            // it. One key per object instead of two, at a few hundred bytes each for a fleet.
+            self.forget(&object, &[name]);
+        }
+        let by_name = || snapshot.by_name.get(name);
+        Some(by_arn.or_else(by_name).map(|i| AwsIntegration::clone(i)))
+    }
+
     /// Records that `object` looked up these keys.
     fn interested<'a>(
         &self,
@@ -612,6 +629,47 @@ mod tests {
             snapshot.by_name["team-b-billing"].description,
             edited.description
         );
+    }
+
+    #[test]
+    fn an_object_found_by_its_arn_is_woken_by_that_alone_and_another_tenant_keeps_the_name() {
+        let region = Region::default();
+        let (waker, mut woken) = mpsc::unbounded_channel();
+        let waker = Wakers(Arc::new(RwLock::new(vec![(None, waker)])));
+        let too_old = Duration::from_secs(600);
+        let ours = integration("orders", IntegrationStatus::Active, None);
+        let team_a = ObjectRef::new("orders").within("team-a");
+        let team_b = ObjectRef::new("orders").within("team-b");
+        publish(&region, vec![ours.clone()], Instant::now(), &waker, "c1");
+        // Before its ARN is stored, team A looks up by name; team B (no ARN) asks the same name.
+        assert_eq!(
+            region.lookup(None, "orders", team_a.clone(), too_old),
+            Some(Some(ours.clone()))
+        );
+        region.lookup(None, "orders", team_b.clone(), too_old);
+        // With its ARN stored, team A is found by it and leaves the name to team B.
+        assert_eq!(
+            region.lookup(Some(&ours.arn), "orders", team_a.clone(), too_old),
+            Some(Some(ours.clone()))
+        );
+        {
+            let interest = region.interest.lock();
+            assert_eq!(interest[&ours.arn], std::slice::from_ref(&team_a));
+            assert_eq!(interest["orders"], std::slice::from_ref(&team_b));
+        }
+        // The integration changes: both are still woken, A by the ARN, B by the name.
+        while woken.try_recv().is_ok() {}
+        let modifying = AwsIntegration {
+            status: IntegrationStatus::Modifying,
+            ..ours.clone()
+        };
+        assert_eq!(
+            publish(&region, vec![modifying], Instant::now(), &waker, "c1"),
+            2
+        );
+        // An ARN the snapshot does not hold (deleted by hand): the name counts again.
+        region.lookup(Some("arn:gone"), "orders", team_a.clone(), too_old);
+        assert!(region.interest.lock()["orders"].contains(&team_a));
     }
 
     #[test]
