@@ -68,10 +68,6 @@ pub const SNAPSHOT_TOUCH_WINDOW: Duration = Duration::from_secs(30);
 /// A shared read (a target's policy, a parameter group, a warehouse) serves every pass for this long; the
 /// operator's own writes invalidate it at once.
 pub const SHARED_READ_TTL: Duration = Duration::from_secs(60);
-/// How long a pooled AWS connection may sit idle. A ramp opens one per busy pass (64 by default), each with
-/// its read buffer, TLS state and dispatch channel, and hyper's default keeps them 90 s. An idle fleet
-/// refreshes every few minutes, so a longer wait saves no handshake; it only keeps the burst's buffers.
-pub const AWS_POOL_IDLE: Duration = Duration::from_secs(15);
 
 // ---------------------------------------------------------------------------------------------------------
 // Connections
