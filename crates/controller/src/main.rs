@@ -140,7 +140,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         own_writes: Default::default(),
     });
 
-    tokio::spawn(memory::return_freed_heap(ctx.shared.clone(), stopped()));
+    tokio::spawn(memory::return_freed_heap(ctx.clone(), stopped()));
 
     let namespaces: Vec<Option<&str>> = if args.namespaces.is_empty() {
         vec![None]

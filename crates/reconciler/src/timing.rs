@@ -68,6 +68,10 @@ pub const SNAPSHOT_TOUCH_WINDOW: Duration = Duration::from_secs(30);
 /// A shared read (a target's policy, a parameter group, a warehouse) serves every pass for this long; the
 /// operator's own writes invalidate it at once.
 pub const SHARED_READ_TTL: Duration = Duration::from_secs(60);
+/// AWS clients of an identity no pass asked for in this long are dropped. Longer than the default rechecks
+/// (Ready objects, drift, connections), so an identity in use is not rebuilt; as long as the assumed-role
+/// credentials live, so a rebuild costs no extra AssumeRole.
+pub const AWS_CLIENTS_IDLE: Duration = TEMPORARY_CREDENTIALS_LIFETIME;
 
 // ---------------------------------------------------------------------------------------------------------
 // Connections

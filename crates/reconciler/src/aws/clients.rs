@@ -6,6 +6,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Instant;
 
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
@@ -68,10 +69,16 @@ pub struct AwsSettings {
     pub endpoint_url: Option<String>,
 }
 
-/// Clients for one (region, identity), and the assumed role whose credentials they use, if any.
-type CachedClients = (Arc<Clients>, Option<AssumedRole>);
+/// Clients for one (region, identity), the assumed role whose credentials they use, if any, and when a pass
+/// last asked for them.
+struct CachedClients {
+    clients: Arc<Clients>,
+    role: Option<AssumedRole>,
+    last_used: Instant,
+}
 
-/// Builds and caches [`Clients`].
+/// Builds and caches [`Clients`]. An identity nobody asks for any more (a deleted connection, a rotated
+/// access key, a role per object) is evicted when idle, so the cache follows the live fleet.
 pub struct AwsClients {
     settings: AwsSettings,
     metrics: Arc<Metrics>,
@@ -97,13 +104,23 @@ impl AwsClients {
         let key = (region.to_string(), identity.cache_key());
         let (clients, role) = {
             let mut cache = self.cache.lock().await;
-            match cache.get(&key) {
-                Some(entry) => entry.clone(),
+            match cache.get_mut(&key) {
+                Some(entry) => {
+                    entry.last_used = Instant::now();
+                    (entry.clients.clone(), entry.role.clone())
+                }
                 None => {
                     let (config, role) = self.sdk_config(region, identity).await;
-                    let entry = (Arc::new(self.build(region, &key.1, &config)), role);
-                    cache.insert(key, entry.clone());
-                    entry
+                    let clients = Arc::new(self.build(region, &key.1, &config));
+                    cache.insert(
+                        key,
+                        CachedClients {
+                            clients: clients.clone(),
+                            role: role.clone(),
+                            last_used: Instant::now(),
+                        },
+                    );
+                    (clients, role)
                 }
             }
         };
@@ -111,6 +128,14 @@ impl AwsClients {
             role.credentials().await?;
         }
         Ok(clients)
+    }
+
+    /// Drops the clients of every identity no pass asked for since `since`; returns how many are left. A pass
+    /// that still holds them keeps its copy; the next one builds them anew.
+    pub async fn evict_unused_since(&self, since: Instant) -> usize {
+        let mut cache = self.cache.lock().await;
+        cache.retain(|_, entry| entry.last_used >= since);
+        cache.len()
     }
 
     async fn base_loader(&self, region: &str) -> aws_config::ConfigLoader {
@@ -326,8 +351,11 @@ mod tests {
 
     use aws_sim::{Fault, FaultKind};
 
+    use std::sync::Arc;
+
     use super::error_code;
-    use crate::testing::{operator_clients, sample_sim};
+    use crate::aws::Identity;
+    use crate::testing::{aws_clients, operator_clients, operator_key, sample_sim, REGION};
     use crate::timing;
 
     #[tokio::test]
@@ -356,6 +384,37 @@ mod tests {
             started.elapsed() >= floor_interval * 3,
             "five paced calls took {:?}",
             started.elapsed()
+        );
+    }
+
+    #[tokio::test]
+    async fn an_identity_nobody_asks_for_is_evicted_and_one_still_in_use_is_kept() {
+        let sim = sample_sim().await;
+        let aws = aws_clients(&sim);
+        // Team A's connection uses the operator's key; team B's used its own key and was deleted since.
+        let team_b = Identity::AccessKey {
+            access_key_id: "AKIATEAMBROTATED".into(),
+            secret_access_key: "team-b-secret".into(),
+        };
+        let a = aws.clients(REGION, &operator_key()).await.unwrap();
+        let b = aws.clients(REGION, &team_b).await.unwrap();
+        let cutoff = Instant::now();
+        let a_again = aws.clients(REGION, &operator_key()).await.unwrap();
+        assert!(Arc::ptr_eq(&a, &a_again), "a cached identity is reused");
+
+        assert_eq!(
+            aws.evict_unused_since(cutoff).await,
+            1,
+            "only team A's stays"
+        );
+        assert!(Arc::ptr_eq(
+            &a,
+            &aws.clients(REGION, &operator_key()).await.unwrap()
+        ));
+        let b_again = aws.clients(REGION, &team_b).await.unwrap();
+        assert!(
+            !Arc::ptr_eq(&b, &b_again),
+            "team B's clients were built anew"
         );
     }
 
