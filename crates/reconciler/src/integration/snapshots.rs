@@ -457,6 +457,29 @@ fn publish(
 mod tests {
     use super::*;
 
+    /// A region whose wakes arrive on the returned receiver.
+    fn region_with_waker() -> (
+        Region,
+        Wakers,
+        mpsc::UnboundedReceiver<ObjectRef<ZeroEtlIntegration>>,
+    ) {
+        let (waker, woken) = mpsc::unbounded_channel();
+        (
+            Region::default(),
+            Wakers(Arc::new(RwLock::new(vec![(None, waker)]))),
+            woken,
+        )
+    }
+
+    /// A refresh of this operator's (cluster "c1") region that read `integrations`; how many were woken.
+    fn refresh(
+        region: &Region,
+        waker: &Wakers,
+        integrations: impl IntoIterator<Item = impl Into<Arc<AwsIntegration>>>,
+    ) -> usize {
+        publish(region, integrations, Instant::now(), waker, "c1")
+    }
+
     fn integration(name: &str, status: IntegrationStatus, owner: Option<&Owner>) -> AwsIntegration {
         AwsIntegration {
             arn: format!("arn:aws:rds:us-east-1:111111111111:integration:{name}"),
@@ -474,9 +497,7 @@ mod tests {
 
     #[test]
     fn only_objects_whose_integration_changed_are_woken() {
-        let region = Region::default();
-        let (waker, mut woken) = mpsc::unbounded_channel();
-        let waker = Wakers(Arc::new(RwLock::new(vec![(None, waker)])));
+        let (region, waker, mut woken) = region_with_waker();
         let owner = Owner {
             cluster: "c1".into(),
             kind: "ZeroEtlIntegration".into(),
@@ -491,13 +512,7 @@ mod tests {
             ObjectRef::new("billing").within("team-b"),
         );
         assert_eq!(
-            publish(
-                &region,
-                vec![orders.clone(), other.clone()],
-                Instant::now(),
-                &waker,
-                "c1"
-            ),
+            refresh(&region, &waker, vec![orders.clone(), other.clone()]),
             2,
             "the first snapshot wakes everyone involved"
         );
@@ -505,13 +520,7 @@ mod tests {
 
         // Nothing changed: nobody is woken.
         assert_eq!(
-            publish(
-                &region,
-                vec![orders.clone(), other.clone()],
-                Instant::now(),
-                &waker,
-                "c1"
-            ),
+            refresh(&region, &waker, vec![orders.clone(), other.clone()]),
             0
         );
 
@@ -520,32 +529,14 @@ mod tests {
             status: IntegrationStatus::Active,
             ..orders.clone()
         };
-        assert_eq!(
-            publish(
-                &region,
-                vec![active, other.clone()],
-                Instant::now(),
-                &waker,
-                "c1"
-            ),
-            1
-        );
+        assert_eq!(refresh(&region, &waker, vec![active, other.clone()]), 1);
         assert_eq!(
             woken.try_recv().unwrap(),
             ObjectRef::new("orders").within("team-a")
         );
 
         // billing disappeared: the object that looked it up by name is woken.
-        assert_eq!(
-            publish(
-                &region,
-                Vec::<AwsIntegration>::new(),
-                Instant::now(),
-                &waker,
-                "c1"
-            ),
-            2
-        );
+        assert_eq!(refresh(&region, &waker, Vec::<AwsIntegration>::new()), 2);
         let mut names: Vec<String> = std::iter::from_fn(|| woken.try_recv().ok())
             .map(|o| o.name)
             .collect();
@@ -555,9 +546,7 @@ mod tests {
 
     #[test]
     fn a_released_object_is_forgotten_and_a_second_tenant_asking_the_same_key_is_still_woken() {
-        let region = Region::default();
-        let (waker, mut woken) = mpsc::unbounded_channel();
-        let waker = Wakers(Arc::new(RwLock::new(vec![(None, waker)])));
+        let (region, waker, mut woken) = region_with_waker();
         let team_a = ObjectRef::new("orders").within("team-a");
         let team_b = ObjectRef::new("orders").within("team-b");
         // Both looked up "shared" (say, a name someone made by hand); each also its own name.
@@ -565,7 +554,7 @@ mod tests {
             region.interested([own, "shared"].into_iter(), who.clone());
         }
         let shared = integration("shared", IntegrationStatus::Creating, None);
-        publish(&region, vec![shared.clone()], Instant::now(), &waker, "c1");
+        refresh(&region, &waker, vec![shared.clone()]);
         while woken.try_recv().is_ok() {}
 
         region.forget(&team_a, &["team-a-orders", "shared"]);
@@ -579,27 +568,16 @@ mod tests {
             status: IntegrationStatus::Active,
             ..shared
         };
-        assert_eq!(
-            publish(&region, vec![active], Instant::now(), &waker, "c1"),
-            1
-        );
+        assert_eq!(refresh(&region, &waker, vec![active]), 1);
         assert_eq!(woken.try_recv().unwrap(), team_b);
     }
 
     #[test]
     fn a_refresh_keeps_the_entries_of_unchanged_integrations_and_replaces_a_hand_edited_one() {
-        let region = Region::default();
-        let (waker, _woken) = mpsc::unbounded_channel();
-        let waker = Wakers(Arc::new(RwLock::new(vec![(None, waker)])));
+        let (region, waker, _woken) = region_with_waker();
         let team_a = integration("team-a-orders", IntegrationStatus::Active, None);
         let team_b = integration("team-b-billing", IntegrationStatus::Active, None);
-        publish(
-            &region,
-            vec![team_a.clone(), team_b.clone()],
-            Instant::now(),
-            &waker,
-            "c1",
-        );
+        refresh(&region, &waker, vec![team_a.clone(), team_b.clone()]);
         // Someone edits team B's integration in AWS; team A's is read back unchanged.
         let edited = AwsIntegration {
             description: Some("edited by hand".into()),
@@ -615,7 +593,7 @@ mod tests {
             (kept, replaced)
         };
         assert_eq!(*replaced, edited);
-        publish(&region, vec![kept, replaced], Instant::now(), &waker, "c1");
+        refresh(&region, &waker, vec![kept, replaced]);
         let current = region.snapshot.read();
         let snapshot = current.as_ref().unwrap();
         assert!(
@@ -633,14 +611,12 @@ mod tests {
 
     #[test]
     fn an_object_found_by_its_arn_is_woken_by_that_alone_and_another_tenant_keeps_the_name() {
-        let region = Region::default();
-        let (waker, mut woken) = mpsc::unbounded_channel();
-        let waker = Wakers(Arc::new(RwLock::new(vec![(None, waker)])));
+        let (region, waker, mut woken) = region_with_waker();
         let too_old = Duration::from_secs(600);
         let ours = integration("orders", IntegrationStatus::Active, None);
         let team_a = ObjectRef::new("orders").within("team-a");
         let team_b = ObjectRef::new("orders").within("team-b");
-        publish(&region, vec![ours.clone()], Instant::now(), &waker, "c1");
+        refresh(&region, &waker, vec![ours.clone()]);
         // Before its ARN is stored, team A looks up by name; team B (no ARN) asks the same name.
         assert_eq!(
             region.lookup(None, "orders", team_a.clone(), too_old),
@@ -663,10 +639,7 @@ mod tests {
             status: IntegrationStatus::Modifying,
             ..ours.clone()
         };
-        assert_eq!(
-            publish(&region, vec![modifying], Instant::now(), &waker, "c1"),
-            2
-        );
+        assert_eq!(refresh(&region, &waker, vec![modifying]), 2);
         // An ARN the snapshot does not hold (deleted by hand): the name counts again.
         region.lookup(Some("arn:gone"), "orders", team_a.clone(), too_old);
         assert!(region.interest.lock()["orders"].contains(&team_a));
@@ -692,9 +665,7 @@ mod tests {
 
     #[test]
     fn tags_of_another_cluster_do_not_wake_anyone_here() {
-        let region = Region::default();
-        let (waker, mut woken) = mpsc::unbounded_channel();
-        let waker = Wakers(Arc::new(RwLock::new(vec![(None, waker)])));
+        let (region, waker, mut woken) = region_with_waker();
         let elsewhere = Owner {
             cluster: "c2".into(),
             kind: "ZeroEtlIntegration".into(),
@@ -702,58 +673,36 @@ mod tests {
             name: "orders".into(),
             uid: "u".into(),
         };
-        publish(
+        refresh(
             &region,
+            &waker,
             vec![integration(
                 "x",
                 IntegrationStatus::Active,
                 Some(&elsewhere),
             )],
-            Instant::now(),
-            &waker,
-            "c1",
         );
         assert!(woken.try_recv().is_err());
     }
 
     #[test]
     fn a_hand_edit_in_aws_counts_as_a_change_and_an_unchanged_refresh_does_not() {
-        let region = Region::default();
-        let (waker, _woken) = mpsc::unbounded_channel();
-        let waker = Wakers(Arc::new(RwLock::new(vec![(None, waker)])));
+        let (region, waker, _woken) = region_with_waker();
         let tenants = |billing: IntegrationStatus| {
             vec![
                 integration("team-a-orders", IntegrationStatus::Active, None),
                 integration("team-b-billing", billing, None),
             ]
         };
-        publish(
-            &region,
-            tenants(IntegrationStatus::Active),
-            Instant::now(),
-            &waker,
-            "c1",
-        );
+        refresh(&region, &waker, tenants(IntegrationStatus::Active));
         let first = region
             .last_change
             .lock()
             .expect("the first snapshot is a change");
-        publish(
-            &region,
-            tenants(IntegrationStatus::Active),
-            Instant::now(),
-            &waker,
-            "c1",
-        );
+        refresh(&region, &waker, tenants(IntegrationStatus::Active));
         assert_eq!(*region.last_change.lock(), Some(first), "nothing moved");
         // Someone modifies team B's integration by hand: the poller speeds up again.
-        publish(
-            &region,
-            tenants(IntegrationStatus::Modifying),
-            Instant::now(),
-            &waker,
-            "c1",
-        );
+        refresh(&region, &waker, tenants(IntegrationStatus::Modifying));
         assert!(region.last_change.lock().is_some_and(|at| at > first));
     }
 
