@@ -10,6 +10,8 @@ use std::collections::BTreeMap;
 
 use kube::{Resource, ResourceExt};
 
+use crate::aws::TagLookup;
+
 /// Annotation with which a user asks the operator to take over an existing resource it did not create.
 pub const ADOPT_ANNOTATION: &str = "zeroetl.dev/adopt";
 
@@ -67,9 +69,9 @@ impl Owner {
     }
 
     /// Reads the owner a resource's tags name, if any.
-    pub fn from_tags(tags: &BTreeMap<String, String>) -> Option<Owner> {
-        let get = |k: &str| tags.get(k).cloned().unwrap_or_default();
-        tags.contains_key(UID_TAG).then(|| Owner {
+    pub fn from_tags(tags: &(impl TagLookup + ?Sized)) -> Option<Owner> {
+        let get = |k: &str| tags.tag(k).unwrap_or_default().to_string();
+        tags.tag(UID_TAG).is_some().then(|| Owner {
             cluster: get(CLUSTER_TAG),
             kind: get(KIND_TAG),
             namespace: get(NAMESPACE_TAG),
@@ -79,7 +81,7 @@ impl Owner {
     }
 
     /// How a resource with `tags` relates to this object.
-    pub fn ownership(&self, tags: &BTreeMap<String, String>) -> Ownership {
+    pub fn ownership(&self, tags: &(impl TagLookup + ?Sized)) -> Ownership {
         match Owner::from_tags(tags) {
             None => Ownership::Untagged,
             Some(o) if o == *self => Ownership::Ours,

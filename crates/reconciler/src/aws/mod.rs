@@ -8,7 +8,9 @@ mod error;
 mod identity;
 mod pacing;
 pub mod shared_reads;
+mod tags;
 
 pub use clients::{AwsClients, AwsSettings, Clients};
 pub use error::{classify, incomplete, not_found, sdk_error, AwsErrorKind};
 pub use identity::{session_name, Identity};
+pub use tags::{TagLookup, Tags};

@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use zeroetl_api::arn::SourceKind;
 use zeroetl_api::integration::IntegrationError;
 
+use crate::aws::Tags;
 use crate::warehouse::Warehouse;
 
 /// One part of the world, looked at or deliberately not.
@@ -91,7 +92,7 @@ pub struct AwsIntegration {
     pub status: IntegrationStatus,
     pub data_filter: Option<String>,
     pub description: Option<String>,
-    pub tags: BTreeMap<String, String>,
+    pub tags: Tags,
     pub errors: Vec<IntegrationError>,
     pub create_time: Option<DateTime<Utc>>,
 }

@@ -489,7 +489,7 @@ mod tests {
             status,
             data_filter: None,
             description: None,
-            tags: owner.map(Owner::tags).unwrap_or_default(),
+            tags: owner.map(|o| o.tags().into()).unwrap_or_default(),
             errors: Vec::new(),
             create_time: None,
         }

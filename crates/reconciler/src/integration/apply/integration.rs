@@ -68,7 +68,11 @@ pub(super) async fn integration_action(
                     }
                     match observe::find_integration(c, None, name).await? {
                         // A lost response: the integration we asked for, tagged for us.
-                        Some(found) if found.tags.get(UID_TAG) == tags.get(UID_TAG) => found,
+                        Some(found)
+                            if found.tags.get(UID_TAG) == tags.get(UID_TAG).map(String::as_str) =>
+                        {
+                            found
+                        }
                         // A name or a source/target pair taken by an integration that is not ours: say whose,
                         // and never take its ARN.
                         _ => return Err(already_exists(c, source_arn, target_arn, name, e).await),

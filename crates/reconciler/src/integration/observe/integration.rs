@@ -1,12 +1,10 @@
 //! The integration itself: by the stored ARN first, then by name.
 
-use std::collections::BTreeMap;
-
 use aws_sdk_rds::types::{Integration, IntegrationStatus};
 use chrono::{DateTime, Utc};
 use zeroetl_api::integration::IntegrationError;
 
-use crate::aws::{sdk_error, AwsErrorKind, Clients};
+use crate::aws::{sdk_error, AwsErrorKind, Clients, Tags};
 use crate::error::Result;
 use crate::integration::observed::AwsIntegration;
 
@@ -70,7 +68,7 @@ pub fn aws_integration(i: &Integration) -> AwsIntegration {
     }
 }
 
-pub fn tags(list: &[aws_sdk_rds::types::Tag]) -> BTreeMap<String, String> {
+pub fn tags(list: &[aws_sdk_rds::types::Tag]) -> Tags {
     list.iter()
         .filter_map(|t| {
             Some((

@@ -203,7 +203,7 @@ mod tests {
             status,
             data_filter: None,
             description: None,
-            tags: owner().tags(),
+            tags: owner().tags().into(),
             errors: Vec::new(),
             create_time: None,
         }
@@ -281,7 +281,8 @@ mod tests {
                 namespace: "team-b".into(),
                 ..owner()
             }
-            .tags(),
+            .tags()
+            .into(),
             ..found(IntegrationStatus::Active)
         };
         let p = plan_delete(

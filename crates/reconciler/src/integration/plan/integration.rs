@@ -310,7 +310,7 @@ fn tag_change(input: &Input, found: &AwsIntegration) -> Option<IntegrationAction
     wanted.extend(input.owner.tags());
     let add: BTreeMap<String, String> = wanted
         .iter()
-        .filter(|(k, v)| found.tags.get(*k) != Some(*v))
+        .filter(|(k, v)| found.tags.get(k) != Some(v.as_str()))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     let managed = input.spec.tags.is_some();
@@ -324,7 +324,7 @@ fn tag_change(input: &Input, found: &AwsIntegration) -> Option<IntegrationAction
                 && !lower.starts_with("aws:")
                 && !lower.starts_with(ownership::TAG_PREFIX)
         })
-        .cloned()
+        .map(str::to_string)
         .collect();
     (!add.is_empty() || !remove.is_empty()).then(|| IntegrationAction::Tag {
         arn: found.arn.clone(),

@@ -219,7 +219,7 @@ fn aws_integration(status: &str) -> AwsIntegration {
         status: status.into(),
         data_filter: Some("include: orders.*".into()),
         description: Some("orders".into()),
-        tags: owner().tags(),
+        tags: owner().tags().into(),
         errors: vec![],
         create_time: Some(now() - chrono::Duration::seconds(5)),
     }
