@@ -22,6 +22,8 @@ pub const KIND_TAG: &str = "zeroetl.dev/kind";
 pub const NAMESPACE_TAG: &str = "zeroetl.dev/namespace";
 pub const NAME_TAG: &str = "zeroetl.dev/name";
 pub const UID_TAG: &str = "zeroetl.dev/uid";
+/// Every owner tag key, as [`Owner::tags`] writes them.
+pub const OWNER_TAG_KEYS: [&str; 5] = [CLUSTER_TAG, KIND_TAG, NAMESPACE_TAG, NAME_TAG, UID_TAG];
 
 /// The object that owns (or would own) an AWS resource.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -125,6 +127,14 @@ mod tests {
             name: "orders".into(),
             uid: uid.into(),
         }
+    }
+
+    #[test]
+    fn the_owner_keys_list_is_what_an_owner_writes() {
+        let written: Vec<String> = owner("team-a", "u1").tags().into_keys().collect();
+        let mut listed = OWNER_TAG_KEYS.to_vec();
+        listed.sort();
+        assert_eq!(written, listed);
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 
-use crate::ownership::{CLUSTER_TAG, KIND_TAG, NAMESPACE_TAG, NAME_TAG, UID_TAG};
+use crate::ownership::OWNER_TAG_KEYS;
 
 /// Read access to a resource's tags, however they are held.
 pub trait TagLookup {
@@ -24,11 +24,9 @@ impl TagLookup for BTreeMap<String, String> {
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct Tags(Box<[(Cow<'static, str>, Box<str>)]>);
 
-/// Keys every resource the operator owns carries; held as `'static` instead of once per resource.
-const KNOWN_KEYS: [&str; 5] = [CLUSTER_TAG, KIND_TAG, NAMESPACE_TAG, NAME_TAG, UID_TAG];
-
+/// The owner keys every resource the operator made carries are held as `'static`, not once per resource.
 fn key(k: String) -> Cow<'static, str> {
-    match KNOWN_KEYS.iter().find(|known| **known == k) {
+    match OWNER_TAG_KEYS.iter().find(|known| **known == k) {
         Some(known) => Cow::Borrowed(known),
         None => Cow::Owned(k),
     }
@@ -42,10 +40,6 @@ impl Tags {
             .map(|i| &*self.0[i].1)
     }
 
-    pub fn contains_key(&self, key: &str) -> bool {
-        self.get(key).is_some()
-    }
-
     /// Pairs in key order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
         self.0.iter().map(|(k, v)| (k.as_ref(), &**v))
@@ -53,10 +47,6 @@ impl Tags {
 
     pub fn keys(&self) -> impl Iterator<Item = &str> {
         self.iter().map(|(k, _)| k)
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
     }
 }
 
@@ -101,6 +91,7 @@ impl fmt::Debug for Tags {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ownership::{NAMESPACE_TAG, NAME_TAG, UID_TAG};
 
     fn tags(pairs: &[(&str, &str)]) -> Tags {
         pairs

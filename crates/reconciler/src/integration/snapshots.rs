@@ -545,6 +545,46 @@ mod tests {
     }
 
     #[test]
+    fn a_tag_edited_by_hand_wakes_that_integrations_owner_and_not_the_other_tenant() {
+        let (region, waker, mut woken) = region_with_waker();
+        let owner = |namespace: &str| Owner {
+            cluster: "c1".into(),
+            kind: "ZeroEtlIntegration".into(),
+            namespace: namespace.into(),
+            name: "orders".into(),
+            uid: format!("uid-{namespace}"),
+        };
+        let team_a = integration(
+            "team-a-orders",
+            IntegrationStatus::Active,
+            Some(&owner("team-a")),
+        );
+        let team_b = integration(
+            "team-b-orders",
+            IntegrationStatus::Active,
+            Some(&owner("team-b")),
+        );
+        refresh(&region, &waker, vec![team_a.clone(), team_b.clone()]);
+        while woken.try_recv().is_ok() {}
+
+        // Someone adds a tag to team B's integration in the console.
+        let edited = AwsIntegration {
+            tags: team_b
+                .tags
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .chain([("cost-center".to_string(), "42".to_string())])
+                .collect(),
+            ..team_b.clone()
+        };
+        assert_eq!(refresh(&region, &waker, vec![team_a.clone(), edited]), 1);
+        assert_eq!(
+            woken.try_recv().unwrap(),
+            ObjectRef::new("orders").within("team-b")
+        );
+    }
+
+    #[test]
     fn a_released_object_is_forgotten_and_a_second_tenant_asking_the_same_key_is_still_woken() {
         let (region, waker, mut woken) = region_with_waker();
         let team_a = ObjectRef::new("orders").within("team-a");

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use aws_sdk_rds::types::{IntegrationStatus, Tag};
 
 use super::Applied;
-use crate::aws::{sdk_error, AwsErrorKind, Clients};
+use crate::aws::{sdk_error, AwsErrorKind, Clients, TagLookup};
 use crate::error::{Error, Result};
 use crate::integration::observe;
 use crate::integration::observed::AwsIntegration;
@@ -68,11 +68,7 @@ pub(super) async fn integration_action(
                     }
                     match observe::find_integration(c, None, name).await? {
                         // A lost response: the integration we asked for, tagged for us.
-                        Some(found)
-                            if found.tags.get(UID_TAG) == tags.get(UID_TAG).map(String::as_str) =>
-                        {
-                            found
-                        }
+                        Some(found) if found.tags.get(UID_TAG) == tags.tag(UID_TAG) => found,
                         // A name or a source/target pair taken by an integration that is not ours: say whose,
                         // and never take its ARN.
                         _ => return Err(already_exists(c, source_arn, target_arn, name, e).await),
