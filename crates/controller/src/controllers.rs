@@ -138,6 +138,39 @@ fn connection_readiness(c: &RedshiftConnection) -> Option<u64> {
     Some(h.finish())
 }
 
+/// The connections that wake integrations, each in `cache` before it wakes anyone: the reconcile reads its
+/// connection from that cache, so it sees the change that woke it (or a newer one), never an older copy. A
+/// listing reaches the cache only once it is complete, so its objects wake only then.
+fn connection_changes(
+    events: impl Stream<Item = watcher::Result<watcher::Event<RedshiftConnection>>> + Send,
+    cache: reflector::store::Writer<RedshiftConnection>,
+) -> impl Stream<Item = watcher::Result<RedshiftConnection>> + Send {
+    events
+        .modify(strip::<RedshiftConnection>)
+        .reflect(cache)
+        .scan(Vec::new(), |listed, event| {
+            let wake = match event {
+                Ok(watcher::Event::Apply(obj)) => vec![Ok(obj)],
+                Ok(watcher::Event::Init) => {
+                    listed.clear();
+                    Vec::new()
+                }
+                Ok(watcher::Event::InitApply(obj)) => {
+                    listed.push(obj);
+                    Vec::new()
+                }
+                Ok(watcher::Event::InitDone) => {
+                    std::mem::take(listed).into_iter().map(Ok).collect()
+                }
+                Ok(watcher::Event::Delete(_)) => Vec::new(),
+                Err(e) => vec![Err(e)],
+            };
+            futures::future::ready(Some(futures::stream::iter(wake)))
+        })
+        .flatten()
+        .predicate_filter(connection_readiness, Default::default())
+}
+
 pub fn integrations(
     client: &Client,
     scope: &Scope,
@@ -157,14 +190,16 @@ pub fn integrations(
         ctx.metrics.clone(),
     );
     let woken = futures::stream::poll_fn(move |cx| woken.poll_recv(cx));
-    let connections = watcher(
-        scope.api::<RedshiftConnection>(client),
-        scope.watch_config(),
-    )
-    .default_backoff()
-    .modify(strip::<RedshiftConnection>)
-    .applied_objects()
-    .predicate_filter(connection_readiness, Default::default());
+    let (targets, writer) = reflector::store();
+    ctx.stores.add_integration_targets(targets);
+    let connections = connection_changes(
+        watcher(
+            scope.api::<RedshiftConnection>(client),
+            scope.watch_config(),
+        )
+        .default_backoff(),
+        writer,
+    );
     let by_connection = store.clone();
     let run = Controller::for_stream(objects, store.clone())
         .watches_stream(connections, move |conn| {
@@ -348,4 +383,81 @@ where
         }
     }
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kube::runtime::watcher::Event;
+
+    fn connection(namespace: &str, ready: &str, resource_version: &str) -> RedshiftConnection {
+        serde_json::from_value(serde_json::json!({
+            "apiVersion": "zeroetl.dev/v1alpha1",
+            "kind": "RedshiftConnection",
+            "metadata": {"name": "analytics", "namespace": namespace, "generation": 1,
+                         "resourceVersion": resource_version},
+            "spec": {"serverless": {"workgroupName": "analytics-wg"}, "database": "dev"},
+            "status": {
+                "namespaceArn": "arn:aws:redshift-serverless:us-east-1:111111111111:namespace/n",
+                "conditions": [{"type": "Ready", "status": ready, "reason": "R", "message": "",
+                                "lastTransitionTime": "2026-01-01T00:00:00Z"}],
+            },
+        }))
+        .expect("a valid connection")
+    }
+
+    fn readiness(c: &RedshiftConnection) -> String {
+        let conditions = &c.status.as_ref().expect("a status").conditions;
+        find(conditions, READY)
+            .expect("a Ready condition")
+            .status
+            .clone()
+    }
+
+    /// The integration reconcile reads its connection from the cache this stream fills. A wake the cache has not
+    /// caught up with would leave an integration reporting a broken connection as Ready.
+    #[tokio::test]
+    async fn a_connection_change_is_cached_before_it_wakes_integrations() {
+        let events = [
+            Event::Init,
+            Event::InitApply(connection("team-a", "True", "1")),
+            Event::InitApply(connection("team-b", "True", "2")),
+            Event::InitDone,
+            // Team B's connection changes nothing an integration reads: cached, but no wake.
+            Event::Apply(connection("team-b", "True", "3")),
+            Event::Apply(connection("team-a", "False", "4")),
+        ];
+        let (cache, writer) = reflector::store();
+        let mut wakes = std::pin::pin!(connection_changes(
+            futures::stream::iter(events.map(Ok)),
+            writer
+        ));
+        let mut woken = Vec::new();
+        while let Some(conn) = wakes.next().await {
+            let conn = conn.expect("no watch error");
+            let cached = cache
+                .get(&ObjectRef::from_obj(&conn))
+                .expect("the waking connection is cached");
+            assert_eq!(
+                cached.metadata.resource_version, conn.metadata.resource_version,
+                "the cache holds the copy that wakes"
+            );
+            woken.push(format!(
+                "{}={}",
+                conn.namespace().unwrap(),
+                readiness(&conn)
+            ));
+        }
+        assert_eq!(woken, ["team-a=True", "team-b=True", "team-a=False"]);
+        let team_b = ObjectRef::new("analytics").within("team-b");
+        assert_eq!(
+            cache
+                .get(&team_b)
+                .unwrap()
+                .metadata
+                .resource_version
+                .as_deref(),
+            Some("3")
+        );
+    }
 }

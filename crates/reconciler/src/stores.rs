@@ -14,6 +14,8 @@ use zeroetl_api::{RedshiftConnection, RedshiftConsumer, ZeroEtlIntegration};
 pub struct Stores {
     integrations: RwLock<Vec<Store<ZeroEtlIntegration>>>,
     connections: RwLock<Vec<Store<RedshiftConnection>>>,
+    /// The connections as the watch that wakes integrations saw them (see `connection`).
+    integration_targets: RwLock<Vec<Store<RedshiftConnection>>>,
     consumers: RwLock<Vec<Store<RedshiftConsumer>>>,
 }
 
@@ -36,6 +38,10 @@ impl Stores {
 
     pub fn add_connections(&self, store: Store<RedshiftConnection>) {
         self.connections.write().push(store);
+    }
+
+    pub fn add_integration_targets(&self, store: Store<RedshiftConnection>) {
+        self.integration_targets.write().push(store);
     }
 
     pub fn add_consumers(&self, store: Store<RedshiftConsumer>) {
@@ -75,13 +81,16 @@ impl Stores {
         (!stores.is_empty()).then(|| stores.iter().flat_map(|s| s.state()).collect())
     }
 
-    /// A connection from the cache: `None` without a cache, `Some(None)` when the cache says it does not exist.
+    /// The connection an integration targets, from the cache of the watch that wakes integrations: `None`
+    /// without that cache, `Some(None)` when the cache says it does not exist. Not the connection
+    /// controller's cache: that is a separate watch, and a reconcile woken by a connection turning not Ready
+    /// could read the older, Ready copy there and keep saying Ready until its next recheck.
     pub fn connection(
         &self,
         namespace: &str,
         name: &str,
     ) -> Option<Option<Arc<RedshiftConnection>>> {
-        let stores = self.connections.read();
+        let stores = self.integration_targets.read();
         if stores.is_empty() {
             return None;
         }
