@@ -85,6 +85,21 @@ fn status_str<'a>(object: &'a DynamicObject, pointer: &str) -> &'a str {
         .unwrap_or_default()
 }
 
+/// Waits until some condition of `name` has `reason`.
+async fn wait_for_reason(
+    api: &Api<DynamicObject>,
+    name: &str,
+    reason: &str,
+    within: Duration,
+) -> Result<DynamicObject> {
+    wait_for(api, name, &format!("a {reason} condition"), within, |o| {
+        zeroetl_e2e::wait::conditions(o)
+            .iter()
+            .any(|c| condition_field(c, "reason") == reason)
+    })
+    .await
+}
+
 fn condition_is(object: &DynamicObject, type_: &str, status: &str, reason: &str) -> bool {
     condition(object, type_).is_some_and(|c| {
         condition_field(&c, "status") == status && condition_field(&c, "reason") == reason
@@ -720,16 +735,11 @@ async fn a_connection_that_breaks_turns_not_ready_and_its_integration_reports_it
         "{:?}",
         condition(&broken, "Reachable")
     );
-    let reported = wait_for(
+    let reported = wait_for_reason(
         &integrations,
         "billing-to-analytics",
-        "a ConnectionNotReady condition",
+        "ConnectionNotReady",
         within,
-        |o| {
-            zeroetl_e2e::wait::conditions(o)
-                .iter()
-                .any(|c| condition_field(c, "reason") == "ConnectionNotReady")
-        },
     )
     .await
     .context("the integration did not report its broken connection")?;
@@ -811,5 +821,75 @@ async fn a_verified_connection_costs_no_aws_call_or_status_write_until_its_next_
         after.metadata.resource_version, version,
         "the annotation was applied"
     );
+    Ok(())
+}
+
+/// A deleted connection wakes the integrations that target it, in its namespace only. Without that wake they
+/// kept reporting Ready through a connection that no longer exists until their next recheck (minutes).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_deleted_connection_is_reported_by_its_integration_and_not_by_another_teams() -> Result<()>
+{
+    let teams = zeroetl_e2e::tenants::teams("conn-gone", 2).await?;
+    let (a, b) = (&teams[0], &teams[1]);
+    let sim = start_sample_sim().await?;
+    let _operator = zeroetl_e2e::tenants::start_operator(&[a, b], &sim, &[]).await?;
+    // Both teams call their connection "analytics": team A's is the serverless warehouse, team B's the
+    // provisioned one.
+    apply_connection(a, "analytics", json!({
+        "serverless": {"workgroupName": "analytics-wg"}, "database": "dev", "caseSensitiveIdentifiers": "Fix",
+    }))
+    .await?;
+    apply_connection(b, "analytics", json!({
+        "provisioned": {"clusterIdentifier": "warehouse-ra3"}, "database": "dev", "auth": {"dbUser": "zeroetl"},
+    }))
+    .await?;
+    for (team, source) in [
+        (a, json!({"dbClusterIdentifier": "billing-aurora-pg"})),
+        (b, json!({"dbInstanceIdentifier": "accounts-postgres"})),
+    ] {
+        zeroetl_e2e::tenants::apply_integration(
+            team,
+            "replica",
+            json!({"source": source, "target": {"connectionRef": {"name": "analytics"}}}),
+        )
+        .await?;
+    }
+    for team in [a, b] {
+        wait_for_condition(
+            &team.integrations(),
+            "replica",
+            "Ready",
+            "True",
+            READY_TIMEOUT,
+        )
+        .await?;
+    }
+    let b_before = b.integrations().get("replica").await?;
+
+    a.connections()
+        .delete("analytics", &DeleteParams::default())
+        .await?;
+    let deleted_at = Instant::now();
+    let reported = wait_for_reason(
+        &a.integrations(),
+        "replica",
+        "ConnectionNotFound",
+        Duration::from_secs(20),
+    )
+    .await
+    .context("team A's integration did not report its deleted connection")?;
+    eprintln!(
+        "connection deleted → integration reported it after {:?}: {}",
+        deleted_at.elapsed(),
+        zeroetl_e2e::wait::describe_conditions(&reported)
+    );
+    let b_after = b.integrations().get("replica").await?;
+    assert_eq!(
+        b_after.metadata.resource_version,
+        b_before.metadata.resource_version,
+        "team B's integration was written to: {}",
+        zeroetl_e2e::wait::describe_conditions(&b_after)
+    );
+    assert!(condition_is(&b_after, "Ready", "True", "Reconciled"));
     Ok(())
 }

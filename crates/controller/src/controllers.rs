@@ -2,17 +2,17 @@
 //! and the span around each reconcile (the pipeline itself writes status, events, metrics and backoff).
 //!
 //! What triggers a pass, at the floor: a change to what an object asks (generation, annotations, labels,
-//! finalizers, deletion) — never the operator's own status write; for integrations, a change of the
-//! connection they target (its readiness or namespace) and a change of their integration in AWS (the
-//! snapshot pollers wake exactly those objects); for connections, a change to the Secret they publish.
+//! finalizers, deletion) — never the operator's own status write; for integrations and consumers, a change
+//! of the connection they use (its readiness or namespace, or its deletion: `connection_wakes.rs`); for
+//! integrations, a change of their integration in AWS (the snapshot pollers wake exactly those objects); for
+//! connections, a change to the Secret they publish.
 //! Caches hold objects without managedFields or the last-applied annotation, and Secrets as metadata only.
 
-use std::collections::hash_map::DefaultHasher;
-use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::connection_wakes::{cached_connection_wakes, connection_wakes, ConnectionWake};
 use futures::future::BoxFuture;
 use futures::{FutureExt, Stream, StreamExt};
 use k8s_openapi::api::core::v1::Secret;
@@ -24,7 +24,6 @@ use kube::{Api, Client, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 use tokio::sync::mpsc;
 use tracing::{info, info_span, warn, Instrument};
-use zeroetl_api::conditions::{find, READY};
 use zeroetl_api::{RedshiftConnection, RedshiftConsumer, ZeroEtlIntegration};
 use zeroetl_reconciler::metrics::ReconcileResult;
 use zeroetl_reconciler::{connection, consumer, integration, pipeline, Context, Error};
@@ -85,7 +84,7 @@ where
 }
 
 /// Fields no reconcile reads, dropped before caching (at a few kB per object they dominate the caches).
-fn strip<K: Resource>(obj: &mut K) {
+pub fn strip<K: Resource>(obj: &mut K) {
     obj.meta_mut().managed_fields = None;
     if let Some(a) = obj.meta_mut().annotations.as_mut() {
         a.remove("kubectl.kubernetes.io/last-applied-configuration");
@@ -125,52 +124,6 @@ where
     (store, stream)
 }
 
-/// What an integration reads of the connection it targets: whether it is Ready and its namespace ARN.
-fn connection_readiness(c: &RedshiftConnection) -> Option<u64> {
-    let mut h = DefaultHasher::new();
-    let status = c.status.as_ref();
-    status
-        .and_then(|s| find(&s.conditions, READY))
-        .map(|r| r.status.clone())
-        .hash(&mut h);
-    status.and_then(|s| s.namespace_arn.clone()).hash(&mut h);
-    c.metadata.generation.hash(&mut h);
-    Some(h.finish())
-}
-
-/// The connections that wake integrations, each in `cache` before it wakes anyone: the reconcile reads its
-/// connection from that cache, so it sees the change that woke it (or a newer one), never an older copy. A
-/// listing reaches the cache only once it is complete, so its objects wake only then.
-fn connection_changes(
-    events: impl Stream<Item = watcher::Result<watcher::Event<RedshiftConnection>>> + Send,
-    cache: reflector::store::Writer<RedshiftConnection>,
-) -> impl Stream<Item = watcher::Result<RedshiftConnection>> + Send {
-    events
-        .modify(strip::<RedshiftConnection>)
-        .reflect(cache)
-        .scan(Vec::new(), |listed, event| {
-            let wake = match event {
-                Ok(watcher::Event::Apply(obj)) => vec![Ok(obj)],
-                Ok(watcher::Event::Init) => {
-                    listed.clear();
-                    Vec::new()
-                }
-                Ok(watcher::Event::InitApply(obj)) => {
-                    listed.push(obj);
-                    Vec::new()
-                }
-                Ok(watcher::Event::InitDone) => {
-                    std::mem::take(listed).into_iter().map(Ok).collect()
-                }
-                Ok(watcher::Event::Delete(_)) => Vec::new(),
-                Err(e) => vec![Err(e)],
-            };
-            futures::future::ready(Some(futures::stream::iter(wake)))
-        })
-        .flatten()
-        .predicate_filter(connection_readiness, Default::default())
-}
-
 pub fn integrations(
     client: &Client,
     scope: &Scope,
@@ -192,7 +145,7 @@ pub fn integrations(
     let woken = futures::stream::poll_fn(move |cx| woken.poll_recv(cx));
     let (targets, writer) = reflector::store();
     ctx.stores.add_integration_targets(targets);
-    let connections = connection_changes(
+    let connections = cached_connection_wakes(
         watcher(
             scope.api::<RedshiftConnection>(client),
             scope.watch_config(),
@@ -276,15 +229,15 @@ pub fn consumers(
     )
     .default_backoff()
     .touched_objects();
-    // A connection that becomes Ready (or changes what it asks) re-reconciles the consumers that use it.
-    let connections = watcher(
-        scope.api::<RedshiftConnection>(client),
-        scope.watch_config(),
-    )
-    .default_backoff()
-    .modify(strip::<RedshiftConnection>)
-    .applied_objects()
-    .predicate_filter(connection_readiness, Default::default());
+    // A connection that becomes Ready, changes what it asks or is deleted re-reconciles the consumers that use
+    // it (which read it with a GET).
+    let connections = connection_wakes(
+        watcher(
+            scope.api::<RedshiftConnection>(client),
+            scope.watch_config(),
+        )
+        .default_backoff(),
+    );
     let by_connection = store.clone();
     let run = Controller::for_stream(objects, store.clone())
         .owns_stream(secrets)
@@ -311,7 +264,7 @@ pub fn consumers(
 /// The consumers in the connection's namespace that use that connection.
 pub fn consumers_of(
     store: &Store<RedshiftConsumer>,
-    conn: &RedshiftConnection,
+    conn: &ConnectionWake,
 ) -> Vec<ObjectRef<RedshiftConsumer>> {
     store
         .state()
@@ -326,7 +279,7 @@ pub fn consumers_of(
 /// The integrations in the connection's namespace whose target is that connection.
 pub fn integrations_targeting(
     store: &Store<ZeroEtlIntegration>,
-    conn: &RedshiftConnection,
+    conn: &ConnectionWake,
 ) -> Vec<ObjectRef<ZeroEtlIntegration>> {
     store
         .state()
@@ -383,81 +336,4 @@ where
         }
     }
     result
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use kube::runtime::watcher::Event;
-
-    fn connection(namespace: &str, ready: &str, resource_version: &str) -> RedshiftConnection {
-        serde_json::from_value(serde_json::json!({
-            "apiVersion": "zeroetl.dev/v1alpha1",
-            "kind": "RedshiftConnection",
-            "metadata": {"name": "analytics", "namespace": namespace, "generation": 1,
-                         "resourceVersion": resource_version},
-            "spec": {"serverless": {"workgroupName": "analytics-wg"}, "database": "dev"},
-            "status": {
-                "namespaceArn": "arn:aws:redshift-serverless:us-east-1:111111111111:namespace/n",
-                "conditions": [{"type": "Ready", "status": ready, "reason": "R", "message": "",
-                                "lastTransitionTime": "2026-01-01T00:00:00Z"}],
-            },
-        }))
-        .expect("a valid connection")
-    }
-
-    fn readiness(c: &RedshiftConnection) -> String {
-        let conditions = &c.status.as_ref().expect("a status").conditions;
-        find(conditions, READY)
-            .expect("a Ready condition")
-            .status
-            .clone()
-    }
-
-    /// The integration reconcile reads its connection from the cache this stream fills. A wake the cache has not
-    /// caught up with would leave an integration reporting a broken connection as Ready.
-    #[tokio::test]
-    async fn a_connection_change_is_cached_before_it_wakes_integrations() {
-        let events = [
-            Event::Init,
-            Event::InitApply(connection("team-a", "True", "1")),
-            Event::InitApply(connection("team-b", "True", "2")),
-            Event::InitDone,
-            // Team B's connection changes nothing an integration reads: cached, but no wake.
-            Event::Apply(connection("team-b", "True", "3")),
-            Event::Apply(connection("team-a", "False", "4")),
-        ];
-        let (cache, writer) = reflector::store();
-        let mut wakes = std::pin::pin!(connection_changes(
-            futures::stream::iter(events.map(Ok)),
-            writer
-        ));
-        let mut woken = Vec::new();
-        while let Some(conn) = wakes.next().await {
-            let conn = conn.expect("no watch error");
-            let cached = cache
-                .get(&ObjectRef::from_obj(&conn))
-                .expect("the waking connection is cached");
-            assert_eq!(
-                cached.metadata.resource_version, conn.metadata.resource_version,
-                "the cache holds the copy that wakes"
-            );
-            woken.push(format!(
-                "{}={}",
-                conn.namespace().unwrap(),
-                readiness(&conn)
-            ));
-        }
-        assert_eq!(woken, ["team-a=True", "team-b=True", "team-a=False"]);
-        let team_b = ObjectRef::new("analytics").within("team-b");
-        assert_eq!(
-            cache
-                .get(&team_b)
-                .unwrap()
-                .metadata
-                .resource_version
-                .as_deref(),
-            Some("3")
-        );
-    }
 }

@@ -18,6 +18,7 @@ use zeroetl_reconciler::{Config, Context};
 
 mod cli;
 mod collectors;
+mod connection_wakes;
 mod controllers;
 mod crd;
 mod leader;
