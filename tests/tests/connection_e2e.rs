@@ -833,8 +833,44 @@ async fn a_deleted_connection_is_reported_by_its_integration_and_not_by_another_
     let (a, b) = (&teams[0], &teams[1]);
     let sim = start_sample_sim().await?;
     let _operator = zeroetl_e2e::tenants::start_operator(&[a, b], &sim, &[]).await?;
-    // Both teams call their connection "analytics": team A's is the serverless warehouse, team B's the
-    // provisioned one.
+    each_team_replicates_through_its_analytics_connection(a, b).await?;
+    let b_before = b.integrations().get("replica").await?;
+
+    a.connections()
+        .delete("analytics", &DeleteParams::default())
+        .await?;
+    let deleted_at = Instant::now();
+    let reported = wait_for_reason(
+        &a.integrations(),
+        "replica",
+        "ConnectionNotFound",
+        Duration::from_secs(20),
+    )
+    .await
+    .context("team A's integration did not report its deleted connection")?;
+    eprintln!(
+        "connection deleted → integration reported it after {:?}: {}",
+        deleted_at.elapsed(),
+        zeroetl_e2e::wait::describe_conditions(&reported)
+    );
+    let b_after = b.integrations().get("replica").await?;
+    assert_eq!(
+        b_after.metadata.resource_version,
+        b_before.metadata.resource_version,
+        "team B's integration was written to: {}",
+        zeroetl_e2e::wait::describe_conditions(&b_after)
+    );
+    assert!(condition_is(&b_after, "Ready", "True", "Reconciled"));
+    Ok(())
+}
+
+/// Team A's integration "replica" (billing-aurora-pg) targets its connection "analytics", the serverless
+/// warehouse; team B's (accounts-postgres) targets its own connection of the same name, the provisioned one.
+/// Returns once both integrations are Ready.
+async fn each_team_replicates_through_its_analytics_connection(
+    a: &TestEnv,
+    b: &TestEnv,
+) -> Result<()> {
     apply_connection(a, "analytics", json!({
         "serverless": {"workgroupName": "analytics-wg"}, "database": "dev", "caseSensitiveIdentifiers": "Fix",
     }))
@@ -864,32 +900,71 @@ async fn a_deleted_connection_is_reported_by_its_integration_and_not_by_another_
         )
         .await?;
     }
-    let b_before = b.integrations().get("replica").await?;
-
-    a.connections()
-        .delete("analytics", &DeleteParams::default())
-        .await?;
-    let deleted_at = Instant::now();
-    let reported = wait_for_reason(
-        &a.integrations(),
-        "replica",
-        "ConnectionNotFound",
-        Duration::from_secs(20),
-    )
-    .await
-    .context("team A's integration did not report its deleted connection")?;
-    eprintln!(
-        "connection deleted → integration reported it after {:?}: {}",
-        deleted_at.elapsed(),
-        zeroetl_e2e::wait::describe_conditions(&reported)
-    );
-    let b_after = b.integrations().get("replica").await?;
-    assert_eq!(
-        b_after.metadata.resource_version,
-        b_before.metadata.resource_version,
-        "team B's integration was written to: {}",
-        zeroetl_e2e::wait::describe_conditions(&b_after)
-    );
-    assert!(condition_is(&b_after, "Ready", "True", "Reconciled"));
     Ok(())
+}
+
+/// An operator that restarts (an upgrade, a rescheduled pod) finds every team's integration Ready through its
+/// connection: no pass may read a connection cache that has not listed yet as "no such connection". The
+/// restart's first full check reads replication, so `status.replication` and the Replicating condition may
+/// be refreshed; nothing else in the status may change.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_restarted_operator_changes_nothing_but_the_replication_read_of_integrations_on_connections(
+) -> Result<()> {
+    let teams = zeroetl_e2e::tenants::teams("conn-restart", 2).await?;
+    let (a, b) = (&teams[0], &teams[1]);
+    let sim = start_sample_sim().await?;
+    let mut operator = zeroetl_e2e::tenants::start_operator(&[a, b], &sim, &[]).await?;
+    each_team_replicates_through_its_analytics_connection(a, b).await?;
+    let mut before = Vec::new();
+    for team in [a, b] {
+        before.push(team.integrations().get("replica").await?);
+    }
+    operator
+        .sigterm_and_wait(Duration::from_secs(30))
+        .await
+        .context("stop the first operator")?;
+
+    let operator = zeroetl_e2e::tenants::start_operator(&[a, b], &sim, &[]).await?;
+    eventually(
+        "the restarted operator to reconcile both integrations",
+        Duration::from_secs(30),
+        || async {
+            let text = reqwest::get(operator.probe_url("/metrics"))
+                .await?
+                .text()
+                .await?;
+            let passes: f64 = text
+                .lines()
+                .filter(|l| {
+                    l.starts_with("zeroetl_reconciles_total{")
+                        && l.contains("kind=\"ZeroEtlIntegration\"")
+                })
+                .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+                .sum();
+            Ok((passes >= 2.0).then_some(()))
+        },
+    )
+    .await?;
+    for (team, before) in [a, b].into_iter().zip(before) {
+        let after = team.integrations().get("replica").await?;
+        assert_eq!(
+            all_but_the_replication_read(&after),
+            all_but_the_replication_read(&before),
+            "{}: the restarted operator changed the status",
+            team.namespace
+        );
+    }
+    Ok(())
+}
+
+/// An integration's status without `replication` and the Replicating condition.
+fn all_but_the_replication_read(object: &DynamicObject) -> Value {
+    let mut status = object.data["status"].clone();
+    if let Some(fields) = status.as_object_mut() {
+        fields.remove("replication");
+    }
+    if let Some(conditions) = status["conditions"].as_array_mut() {
+        conditions.retain(|c| c["type"] != "Replicating");
+    }
+    status
 }

@@ -83,6 +83,21 @@ where
     .boxed()
 }
 
+/// `objects`, from the moment `cache` has listed.
+fn once_listed<K, S>(cache: Store<K>, objects: S) -> impl Stream<Item = S::Item> + Send
+where
+    K: kube::Resource + Clone + Send + Sync + 'static,
+    K::DynamicType: Eq + std::hash::Hash + Clone + Send + Sync,
+    S: Stream + Send,
+{
+    let listed = ready_when_synced(cache);
+    futures::stream::once(async move {
+        listed.await;
+        objects
+    })
+    .flatten()
+}
+
 /// Fields no reconcile reads, dropped before caching (at a few kB per object they dominate the caches).
 pub fn strip<K: Resource>(obj: &mut K) {
     obj.meta_mut().managed_fields = None;
@@ -144,7 +159,10 @@ pub fn integrations(
     );
     let woken = futures::stream::poll_fn(move |cx| woken.poll_recv(cx));
     let (targets, writer) = reflector::store();
-    ctx.stores.add_integration_targets(targets);
+    ctx.stores.add_integration_targets(targets.clone());
+    // A pass must not take a connection cache that has not listed yet for "no such connection" (two status
+    // writes and an Event per integration after a restart): integrations are listed once connections are.
+    let objects = once_listed(targets, objects);
     let connections = cached_connection_wakes(
         watcher(
             scope.api::<RedshiftConnection>(client),
@@ -336,4 +354,24 @@ where
         }
     }
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn integrations_are_listed_only_once_their_connections_are() {
+        let (cache, mut writer) = reflector::store::<RedshiftConnection>();
+        let mut objects = std::pin::pin!(once_listed(cache, futures::stream::iter(["orders"])));
+        assert!(
+            objects.next().now_or_never().is_none(),
+            "an integration came before the connections were listed"
+        );
+        for event in [watcher::Event::Init, watcher::Event::InitDone] {
+            writer.apply_watcher_event(&event);
+        }
+        let first = tokio::time::timeout(std::time::Duration::from_secs(5), objects.next()).await;
+        assert_eq!(first, Ok(Some("orders")));
+    }
 }
