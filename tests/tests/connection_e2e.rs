@@ -891,7 +891,7 @@ async fn each_team_replicates_through_its_analytics_connection(
         .await?;
     }
     for team in [a, b] {
-        wait_for_condition(
+        let ready = wait_for_condition(
             &team.integrations(),
             "replica",
             "Ready",
@@ -899,6 +899,15 @@ async fn each_team_replicates_through_its_analytics_connection(
             READY_TIMEOUT,
         )
         .await?;
+        // The integration exists: Replicating may not say there is none.
+        let replicating = condition(&ready, "Replicating").context("a Replicating condition")?;
+        assert_ne!(
+            condition_field(&replicating, "reason"),
+            "NoIntegration",
+            "{}: {}",
+            team.namespace,
+            zeroetl_e2e::wait::describe_conditions(&ready)
+        );
     }
     Ok(())
 }

@@ -121,6 +121,9 @@ async fn act(
     let (applied, failure) = apply::run(seen, &plan.actions).await;
     let fields = status::after_pass(&obj.spec, &current, &plan, &applied, chrono::Utc::now());
     let mut steps = plan.conditions;
+    if let Some(created) = &applied.created {
+        plan::replicating_after_create(&mut steps, created);
+    }
     let mut progress = plan.progress;
     if let Some((action, e)) = &failure {
         fold_failure(&mut steps, &mut progress, action.condition_type(), e);

@@ -1,7 +1,7 @@
 //! DestinationDatabaseReady: `CREATE DATABASE … FROM INTEGRATION` once the integration is active.
 
 use zeroetl_api::arn::integration_id;
-use zeroetl_api::conditions::{DESTINATION_DATABASE_READY, REPLICATING};
+use zeroetl_api::conditions::{Decided, Status, DESTINATION_DATABASE_READY, REPLICATING};
 use zeroetl_api::integration::{ManagementPolicy, ZeroEtlIntegrationSpec};
 use zeroetl_api::RedshiftConnectionSpec;
 
@@ -82,6 +82,26 @@ pub(super) fn plan_replication(input: &Input, ours: Option<&AwsIntegration>) -> 
     } else {
         Step::waiting_on_earlier(REPLICATING, &state, format!("{state}, {counts}"))
     })
+}
+
+/// The Replicating condition once this pass has created the integration: the plan said "no integration",
+/// which the create made untrue. Redshift's view is read by a full check, not by the passes that follow
+/// the integration to Active through the shared snapshot, so until then the condition says that.
+pub fn replicating_after_create(conditions: &mut [Decided], created: &AwsIntegration) {
+    for c in conditions
+        .iter_mut()
+        .filter(|c| c.type_ == REPLICATING && c.reason == reasons::NO_INTEGRATION)
+    {
+        *c = Decided::new(
+            REPLICATING,
+            Status::Unknown,
+            reasons::NOT_READ_YET,
+            format!(
+                "integration {} was created; its replication is read at the next full check",
+                created.name
+            ),
+        );
+    }
 }
 
 pub(super) fn plan_database(

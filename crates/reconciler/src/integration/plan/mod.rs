@@ -36,8 +36,8 @@ use super::observed::{
 use crate::ownership::Owner;
 use crate::progress::Progress;
 use crate::timing;
-pub use database::statement_target;
 use database::{database_spec_problem, plan_database, plan_replication};
+pub use database::{replicating_after_create, statement_target};
 use integration::{ownership_refusal, plan_integration};
 
 /// Whether this object may not manage (or track) `found`: the step that says why.

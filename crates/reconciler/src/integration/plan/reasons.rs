@@ -43,6 +43,7 @@ pub const FORBIDDEN_BY_OPERATOR: &str = "ForbiddenByOperator";
 pub const DATABASE_NAME_TAKEN: &str = "DatabaseNameTaken";
 pub const INTEGRATION_FEEDS_ANOTHER_DATABASE: &str = "IntegrationFeedsAnotherDatabase";
 pub const NOT_READ: &str = "NotRead";
+pub const NOT_READ_YET: &str = "NotReadYet";
 pub const TABLES_FAILED: &str = "TablesFailed";
 pub const REPLICATING: &str = "Replicating";
 pub const NO_INTEGRATION: &str = "NoIntegration";

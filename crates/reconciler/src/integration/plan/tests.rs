@@ -17,7 +17,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use zeroetl_api::arn::SourceKind;
 use zeroetl_api::conditions::{
-    DESTINATION_DATABASE_READY, INTEGRATION_ACTIVE, SOURCE_READY, TARGET_READY,
+    Status, DESTINATION_DATABASE_READY, INTEGRATION_ACTIVE, REPLICATING, SOURCE_READY, TARGET_READY,
 };
 use zeroetl_api::integration::PrerequisiteMode;
 
@@ -852,6 +852,30 @@ fn target_edge_cases_reboot_busy_and_broken_policy() {
 }
 
 // ----- integration -----------------------------------------------------------------------------------------
+
+#[test]
+fn a_created_integration_is_not_reported_as_missing_while_its_replication_is_unread() {
+    let p = Case::fresh().plan();
+    assert_eq!(reason_of(&p, REPLICATING), reasons::NO_INTEGRATION);
+    let mut conditions = p.conditions.clone();
+    replicating_after_create(&mut conditions, &aws_integration("creating"));
+    let replicating = conditions
+        .iter()
+        .find(|c| c.type_ == REPLICATING)
+        .expect("a Replicating condition");
+    assert_eq!(
+        (replicating.status, replicating.reason.as_str()),
+        (Status::Unknown, reasons::NOT_READ_YET)
+    );
+    // Every other condition is the plan's.
+    let others = |cs: &[Decided]| -> Vec<Decided> {
+        cs.iter()
+            .filter(|c| c.type_ != REPLICATING)
+            .cloned()
+            .collect()
+    };
+    assert_eq!(others(&conditions), others(&p.conditions));
+}
 
 #[test]
 fn ready_prerequisites_create_the_integration_with_every_field() {
