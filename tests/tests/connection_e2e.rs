@@ -11,6 +11,7 @@ use aws_sim::{Fault, FaultKind, SimHandle};
 use k8s_openapi::api::core::v1::{Event, Namespace, Secret};
 use kube::api::{Api, DeleteParams, DynamicObject, ListParams, PostParams};
 use serde_json::{json, Value};
+use zeroetl_e2e::aws_calls::CallWindow;
 use zeroetl_e2e::manifests::apply;
 use zeroetl_e2e::operator::Operator;
 use zeroetl_e2e::sim::{start_sample_sim, total_calls};
@@ -976,4 +977,49 @@ fn all_but_the_replication_read(object: &DynamicObject) -> Value {
         conditions.retain(|c| c["type"] != "Replicating");
     }
     status
+}
+
+/// Every full check of an active integration reads its replication. Two teams' steady integrations, checked
+/// every 2 s, read the same figures again and again: no status write, where each check used to write a new
+/// `checkedAt`.
+#[tokio::test(flavor = "multi_thread")]
+async fn full_checks_that_read_the_same_replication_figures_write_nothing() -> Result<()> {
+    let teams = zeroetl_e2e::tenants::teams("conn-drift", 2).await?;
+    let (a, b) = (&teams[0], &teams[1]);
+    let sim = start_sample_sim().await?;
+    let _operator =
+        zeroetl_e2e::tenants::start_operator(&[a, b], &sim, &["--drift-interval=2".into()]).await?;
+    each_team_replicates_through_its_analytics_connection(a, b).await?;
+    let mut before = Vec::new();
+    for team in [a, b] {
+        before.push(
+            wait_for(
+                &team.integrations(),
+                "replica",
+                "a first replication read",
+                Duration::from_secs(30),
+                |o| o.data.pointer("/status/replication/checkedAt").is_some(),
+            )
+            .await?,
+        );
+    }
+    let window = CallWindow::open(&sim);
+    eventually(
+        "three more full checks of each integration (replication reads)",
+        Duration::from_secs(30),
+        || async { Ok((window.count(&sim, "redshift-data:ExecuteStatement") >= 6).then_some(())) },
+    )
+    .await?;
+    for (team, before) in [a, b].into_iter().zip(before) {
+        let after = team.integrations().get("replica").await?;
+        assert_eq!(
+            after.metadata.resource_version,
+            before.metadata.resource_version,
+            "{}: a full check wrote\n{}\nwas\n{}",
+            team.namespace,
+            serde_json::to_string_pretty(&after.data["status"])?,
+            serde_json::to_string_pretty(&before.data["status"])?
+        );
+    }
+    Ok(())
 }

@@ -279,7 +279,8 @@ pub struct ReplicationStatus {
     /// Tables that failed, with Redshift's reason (at most 20 are listed).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub failed_tables: Vec<FailedTable>,
-    /// When this was read (RFC 3339).
+    /// When these figures were read (RFC 3339). Refreshed when they change, and at most hourly while they
+    /// stay the same.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checked_at: Option<String>,
 }

@@ -8,7 +8,9 @@ use zeroetl_api::integration::{
 };
 
 use super::apply::Applied;
+use super::observed::ReplicationState;
 use super::plan::{DeletePlan, Plan};
+use crate::timing;
 
 /// After a live pass.
 pub fn after_pass(
@@ -61,25 +63,51 @@ pub fn after_pass(
         if let Some(fed) = &r.target_database {
             next.destination_database = Some(fed.clone());
         }
-        next.replication = Some(ReplicationStatus {
-            state: r.state.clone(),
-            lag_ms: r.lag_ms,
-            tables_replicated: r.tables_replicated,
-            tables_failed: r.tables_failed,
-            failed_tables: r
-                .failed_tables
-                .iter()
-                .map(|(table, reason)| FailedTable {
-                    table: table.clone(),
-                    reason: reason.clone(),
-                })
-                .collect(),
-            checked_at: Some(now.to_rfc3339_opts(SecondsFormat::Secs, true)),
-        });
+        next.replication = Some(replication(current.replication.as_ref(), r, now));
     }
     if let Some(db) = &applied.database_created {
         next.destination_database = Some(db.clone());
     }
+    next
+}
+
+/// What a replication read leaves in the status. `checkedAt` moves only with the figures, or once
+/// [`timing::REPLICATION_CHECKED_WRITE_INTERVAL`] has passed: every full check of every active integration
+/// reads replication, and a new timestamp alone would cost a status write per object each time.
+fn replication(
+    current: Option<&ReplicationStatus>,
+    read: &ReplicationState,
+    now: DateTime<Utc>,
+) -> ReplicationStatus {
+    let mut next = ReplicationStatus {
+        state: read.state.clone(),
+        lag_ms: read.lag_ms,
+        tables_replicated: read.tables_replicated,
+        tables_failed: read.tables_failed,
+        failed_tables: read
+            .failed_tables
+            .iter()
+            .map(|(table, reason)| FailedTable {
+                table: table.clone(),
+                reason: reason.clone(),
+            })
+            .collect(),
+        checked_at: None,
+    };
+    let recent_and_same = current.and_then(|c| {
+        let at = c.checked_at.as_deref()?;
+        let age = now.signed_duration_since(DateTime::parse_from_rfc3339(at).ok()?);
+        let recent = age
+            .to_std()
+            .is_ok_and(|a| a < timing::REPLICATION_CHECKED_WRITE_INTERVAL);
+        let same = ReplicationStatus {
+            checked_at: None,
+            ..c.clone()
+        } == next;
+        (recent && same).then(|| at.to_string())
+    });
+    next.checked_at =
+        recent_and_same.or_else(|| Some(now.to_rfc3339_opts(SecondsFormat::Secs, true)));
     next
 }
 
@@ -91,5 +119,43 @@ pub fn after_deletion(
     ZeroEtlIntegrationStatus {
         state: plan.state.clone(),
         ..current.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn read(lag_ms: i64) -> ReplicationState {
+        ReplicationState {
+            state: Some("CdcRefreshState".into()),
+            lag_ms: Some(lag_ms),
+            tables_replicated: Some(12),
+            tables_failed: Some(0),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn the_replication_check_time_moves_only_with_the_figures_or_hourly() {
+        let first = Utc.with_ymd_and_hms(2026, 12, 3, 10, 0, 0).unwrap();
+        let written = replication(None, &read(5), first);
+        assert_eq!(written.checked_at.as_deref(), Some("2026-12-03T10:00:00Z"));
+
+        // The next full check reads the same figures: nothing to write.
+        let later = first + chrono::Duration::minutes(10);
+        assert_eq!(replication(Some(&written), &read(5), later), written);
+        // Different figures are written with their time.
+        let changed = replication(Some(&written), &read(900), later);
+        assert_eq!(changed.lag_ms, Some(900));
+        assert_eq!(changed.checked_at.as_deref(), Some("2026-12-03T10:10:00Z"));
+        // The same figures an hour on: the time is refreshed.
+        let hour = first + chrono::Duration::minutes(61);
+        let refreshed = replication(Some(&written), &read(5), hour);
+        assert_eq!(
+            refreshed.checked_at.as_deref(),
+            Some("2026-12-03T11:01:00Z")
+        );
     }
 }
