@@ -78,12 +78,10 @@ pub const AWS_CLIENTS_IDLE: Duration = TEMPORARY_CREDENTIALS_LIFETIME;
 
 /// How long a Ready RedshiftConnection's verification stays fresh by default (`--connection-reverify-interval`).
 pub const CONNECTION_REVERIFY_DEFAULT: Duration = Duration::from_secs(300);
-/// How often a Ready connection's `status.lastVerifiedTime` is written: verifications in between are kept
-/// in memory, so a fleet of connections verified every few minutes costs no status writes.
+/// How often a Ready connection's `status.lastVerifiedTime` (and an integration's unchanged
+/// `status.replication.checkedAt`) is written: checks in between cost no status writes, so a fleet checked
+/// every few minutes writes nothing.
 pub const VERIFIED_TIME_WRITE_INTERVAL: Duration = Duration::from_secs(3600);
-/// How often an integration's `status.replication.checkedAt` is written when the figures read are the same:
-/// every full check reads them, and a fleet of steady integrations must not cost a status write each.
-pub const REPLICATION_CHECKED_WRITE_INTERVAL: Duration = Duration::from_secs(3600);
 /// Serverless applies `enable_case_sensitive_identifier` without a reboot; the workgroup is briefly MODIFYING.
 pub const CASE_SENSITIVITY_APPLYING: Duration = Duration::from_secs(3);
 /// A provisioned warehouse rebooting (started by its owner) to apply a parameter.

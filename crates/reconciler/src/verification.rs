@@ -1,5 +1,5 @@
 //! Kinds verified on a timer (connections, consumers): when a Ready object's last verification is fresh
-//! enough to skip AWS, and when its status records a verification. The status records it at most hourly
+//! enough to skip AWS, and when its status records a verification (an integration's replication read too). The status records it at most hourly
 //! (`timing::VERIFIED_TIME_WRITE_INTERVAL`): a fleet verified every few minutes would otherwise write every
 //! object's status at every verification. In between, the time lives in memory (`Rechecks::verified`).
 
@@ -25,14 +25,15 @@ pub fn fresh_for(
 }
 
 /// The verification time a status carries after a pass: `now` when the pass verified and the recorded time
-/// is absent, an hour old, or about another generation; otherwise the recorded one (no write of its own).
+/// is absent, an hour old, or about something else (another generation, other figures); otherwise the
+/// recorded one (no write of its own).
 pub fn recorded_after(
     recorded: Option<&str>,
     verified: bool,
-    same_generation: bool,
+    same_subject: bool,
     now: DateTime<Utc>,
 ) -> Option<String> {
-    let due = !same_generation
+    let due = !same_subject
         || parse(recorded).is_none_or(|last| {
             (now - last).to_std().unwrap_or_default() >= timing::VERIFIED_TIME_WRITE_INTERVAL
         });

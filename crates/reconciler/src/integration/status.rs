@@ -1,7 +1,7 @@
 //! The status fields a pass leaves behind (pure): what the plan observed and what apply did. Conditions are
 //! merged by the pipeline's finish.
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use zeroetl_api::arn::integration_id;
 use zeroetl_api::integration::{
     FailedTable, ReplicationStatus, ZeroEtlIntegrationSpec, ZeroEtlIntegrationStatus,
@@ -10,7 +10,7 @@ use zeroetl_api::integration::{
 use super::apply::Applied;
 use super::observed::ReplicationState;
 use super::plan::{DeletePlan, Plan};
-use crate::timing;
+use crate::verification;
 
 /// After a live pass.
 pub fn after_pass(
@@ -71,9 +71,9 @@ pub fn after_pass(
     next
 }
 
-/// What a replication read leaves in the status. `checkedAt` moves only with the figures, or once
-/// [`timing::REPLICATION_CHECKED_WRITE_INTERVAL`] has passed: every full check of every active integration
-/// reads replication, and a new timestamp alone would cost a status write per object each time.
+/// What a replication read leaves in the status. `checkedAt` follows the rule of verification times: it
+/// moves with the figures, or at most hourly while they stay the same, since every full check of every active
+/// integration reads them and a new time alone would cost a status write per object each time.
 fn replication(
     current: Option<&ReplicationStatus>,
     read: &ReplicationState,
@@ -92,22 +92,11 @@ fn replication(
                 reason: reason.clone(),
             })
             .collect(),
-        checked_at: None,
+        checked_at: current.and_then(|c| c.checked_at.clone()),
     };
-    let recent_and_same = current.and_then(|c| {
-        let at = c.checked_at.as_deref()?;
-        let age = now.signed_duration_since(DateTime::parse_from_rfc3339(at).ok()?);
-        let recent = age
-            .to_std()
-            .is_ok_and(|a| a < timing::REPLICATION_CHECKED_WRITE_INTERVAL);
-        let same = ReplicationStatus {
-            checked_at: None,
-            ..c.clone()
-        } == next;
-        (recent && same).then(|| at.to_string())
-    });
+    let same_figures = current == Some(&next);
     next.checked_at =
-        recent_and_same.or_else(|| Some(now.to_rfc3339_opts(SecondsFormat::Secs, true)));
+        verification::recorded_after(next.checked_at.as_deref(), true, same_figures, now);
     next
 }
 
