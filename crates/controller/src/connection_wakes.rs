@@ -150,12 +150,23 @@ mod tests {
         ObjectRef::new("analytics").within(namespace)
     }
 
-    /// Runs `events` through the integrations' wakes and, at each wake, reads the cache as a woken reconcile
-    /// would: `namespace=<Ready status>`, or `namespace=gone`.
-    async fn woken_reading_the_cache(events: Vec<Event<RedshiftConnection>>) -> Vec<String> {
+    /// Lists team A's and team B's Ready connections, runs the events after that through the integrations'
+    /// wakes and, at each wake, reads the cache as a woken reconcile would: `namespace=<Ready status>`, or
+    /// `namespace=gone`.
+    async fn woken_reading_the_cache<const N: usize>(
+        after_two_teams_listed: [Event<RedshiftConnection>; N],
+    ) -> Vec<String> {
+        let events = [
+            Event::Init,
+            Event::InitApply(connection("team-a", "True", "1")),
+            Event::InitApply(connection("team-b", "True", "2")),
+            Event::InitDone,
+        ]
+        .into_iter()
+        .chain(after_two_teams_listed);
         let (cache, writer) = reflector::store();
         let mut wakes = std::pin::pin!(cached_connection_wakes(
-            futures::stream::iter(events.into_iter().map(Ok)),
+            futures::stream::iter(events.map(Ok)),
             writer
         ));
         let mut woken = Vec::new();
@@ -176,11 +187,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_woken_reconcile_reads_the_change_that_woke_it() {
-        let woken = woken_reading_the_cache(vec![
-            Event::Init,
-            Event::InitApply(connection("team-a", "True", "1")),
-            Event::InitApply(connection("team-b", "True", "2")),
-            Event::InitDone,
+        let woken = woken_reading_the_cache([
             // Team B's connection changes nothing a reader reads: no wake.
             Event::Apply(connection("team-b", "True", "3")),
             Event::Apply(connection("team-a", "False", "4")),
@@ -191,24 +198,14 @@ mod tests {
 
     #[tokio::test]
     async fn a_deleted_connection_wakes_its_readers_and_only_its_own() {
-        let woken = woken_reading_the_cache(vec![
-            Event::Init,
-            Event::InitApply(connection("team-a", "True", "1")),
-            Event::InitApply(connection("team-b", "True", "2")),
-            Event::InitDone,
-            Event::Delete(connection("team-a", "True", "3")),
-        ])
-        .await;
+        let woken =
+            woken_reading_the_cache([Event::Delete(connection("team-a", "True", "3"))]).await;
         assert_eq!(woken, ["team-a=True", "team-b=True", "team-a=gone"]);
     }
 
     #[tokio::test]
     async fn a_new_listing_wakes_what_changed_or_went_missing_during_a_watch_gap() {
-        let woken = woken_reading_the_cache(vec![
-            Event::Init,
-            Event::InitApply(connection("team-a", "True", "1")),
-            Event::InitApply(connection("team-b", "True", "2")),
-            Event::InitDone,
+        let woken = woken_reading_the_cache([
             // The watch restarts: team A's connection was deleted meanwhile, team B's is unchanged, and a
             // third tenant's is new.
             Event::Init,
