@@ -119,6 +119,15 @@ impl Operator {
         )
     }
 
+    /// What /metrics serves now, in the Prometheus text format.
+    pub async fn metrics(&self) -> Result<String> {
+        Ok(reqwest::get(self.probe_url("/metrics"))
+            .await?
+            .error_for_status()?
+            .text()
+            .await?)
+    }
+
     pub fn log_file(&self) -> &Path {
         &self.log_file
     }

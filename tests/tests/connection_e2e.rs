@@ -830,11 +830,8 @@ async fn a_verified_connection_costs_no_aws_call_or_status_write_until_its_next_
 #[tokio::test(flavor = "multi_thread")]
 async fn a_deleted_connection_is_reported_by_its_integration_and_not_by_another_teams() -> Result<()>
 {
-    let teams = zeroetl_e2e::tenants::teams("conn-gone", 2).await?;
-    let (a, b) = (&teams[0], &teams[1]);
-    let sim = start_sample_sim().await?;
-    let _operator = zeroetl_e2e::tenants::start_operator(&[a, b], &sim, &[]).await?;
-    each_team_replicates_through_its_analytics_connection(a, b).await?;
+    let fleet = TwoTeams::replicating("conn-gone", &[]).await?;
+    let (a, b) = fleet.a_and_b();
     let b_before = b.integrations().get("replica").await?;
 
     a.connections()
@@ -865,9 +862,36 @@ async fn a_deleted_connection_is_reported_by_its_integration_and_not_by_another_
     Ok(())
 }
 
-/// Team A's integration "replica" (billing-aurora-pg) targets its connection "analytics", the serverless
-/// warehouse; team B's (accounts-postgres) targets its own connection of the same name, the provisioned one.
-/// Returns once both integrations are Ready.
+/// Two teams watched by one operator (started with `operator_args`). Team A's integration "replica"
+/// (billing-aurora-pg) targets its connection "analytics", the serverless warehouse; team B's
+/// (accounts-postgres) targets its own connection of the same name, the provisioned one.
+struct TwoTeams {
+    teams: Vec<TestEnv>,
+    sim: SimHandle,
+    operator: Operator,
+}
+
+impl TwoTeams {
+    /// Returns once both integrations are Ready.
+    async fn replicating(prefix: &str, operator_args: &[String]) -> Result<TwoTeams> {
+        let teams = zeroetl_e2e::tenants::teams(prefix, 2).await?;
+        let sim = start_sample_sim().await?;
+        let operator =
+            zeroetl_e2e::tenants::start_operator(&[&teams[0], &teams[1]], &sim, operator_args)
+                .await?;
+        each_team_replicates_through_its_analytics_connection(&teams[0], &teams[1]).await?;
+        Ok(TwoTeams {
+            teams,
+            sim,
+            operator,
+        })
+    }
+
+    fn a_and_b(&self) -> (&TestEnv, &TestEnv) {
+        (&self.teams[0], &self.teams[1])
+    }
+}
+
 async fn each_team_replicates_through_its_analytics_connection(
     a: &TestEnv,
     b: &TestEnv,
@@ -920,30 +944,27 @@ async fn each_team_replicates_through_its_analytics_connection(
 #[tokio::test(flavor = "multi_thread")]
 async fn a_restarted_operator_changes_nothing_but_the_replication_read_of_integrations_on_connections(
 ) -> Result<()> {
-    let teams = zeroetl_e2e::tenants::teams("conn-restart", 2).await?;
-    let (a, b) = (&teams[0], &teams[1]);
-    let sim = start_sample_sim().await?;
-    let mut operator = zeroetl_e2e::tenants::start_operator(&[a, b], &sim, &[]).await?;
-    each_team_replicates_through_its_analytics_connection(a, b).await?;
+    let mut fleet = TwoTeams::replicating("conn-restart", &[]).await?;
+    let (a, b) = (&fleet.teams[0], &fleet.teams[1]);
     let mut before = Vec::new();
     for team in [a, b] {
         before.push(team.integrations().get("replica").await?);
     }
-    operator
+    fleet
+        .operator
         .sigterm_and_wait(Duration::from_secs(30))
         .await
         .context("stop the first operator")?;
 
-    let operator = zeroetl_e2e::tenants::start_operator(&[a, b], &sim, &[]).await?;
+    let (a, b) = fleet.a_and_b();
+    let operator = zeroetl_e2e::tenants::start_operator(&[a, b], &fleet.sim, &[]).await?;
     eventually(
         "the restarted operator to reconcile both integrations",
         Duration::from_secs(30),
         || async {
-            let text = reqwest::get(operator.probe_url("/metrics"))
+            let passes: f64 = operator
+                .metrics()
                 .await?
-                .text()
-                .await?;
-            let passes: f64 = text
                 .lines()
                 .filter(|l| {
                     l.starts_with("zeroetl_reconciles_total{")
@@ -984,12 +1005,9 @@ fn all_but_the_replication_read(object: &DynamicObject) -> Value {
 /// `checkedAt`.
 #[tokio::test(flavor = "multi_thread")]
 async fn full_checks_that_read_the_same_replication_figures_write_nothing() -> Result<()> {
-    let teams = zeroetl_e2e::tenants::teams("conn-drift", 2).await?;
-    let (a, b) = (&teams[0], &teams[1]);
-    let sim = start_sample_sim().await?;
-    let _operator =
-        zeroetl_e2e::tenants::start_operator(&[a, b], &sim, &["--drift-interval=2".into()]).await?;
-    each_team_replicates_through_its_analytics_connection(a, b).await?;
+    let fleet = TwoTeams::replicating("conn-drift", &["--drift-interval=2".into()]).await?;
+    let (a, b) = fleet.a_and_b();
+    let sim = &fleet.sim;
     let mut before = Vec::new();
     for team in [a, b] {
         before.push(
@@ -1003,11 +1021,11 @@ async fn full_checks_that_read_the_same_replication_figures_write_nothing() -> R
             .await?,
         );
     }
-    let window = CallWindow::open(&sim);
+    let window = CallWindow::open(sim);
     eventually(
         "three more full checks of each integration (replication reads)",
         Duration::from_secs(30),
-        || async { Ok((window.count(&sim, "redshift-data:ExecuteStatement") >= 6).then_some(())) },
+        || async { Ok((window.count(sim, "redshift-data:ExecuteStatement") >= 6).then_some(())) },
     )
     .await?;
     for (team, before) in [a, b].into_iter().zip(before) {

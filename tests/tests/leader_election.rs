@@ -189,10 +189,7 @@ fn mutating_from(calls: &[CallRecord], key: &str) -> Vec<String> {
 
 /// The replica's `zeroetl_leader` gauge: 1 while it holds the Lease.
 async fn leader_gauge(operator: &Operator) -> Result<String> {
-    let metrics = reqwest::get(operator.probe_url("/metrics"))
-        .await?
-        .text()
-        .await?;
+    let metrics = operator.metrics().await?;
     metrics
         .lines()
         .find_map(|line| line.strip_prefix("zeroetl_leader "))

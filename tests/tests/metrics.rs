@@ -103,12 +103,7 @@ fn parse(text: &str) -> Vec<Sample> {
 }
 
 async fn scrape(operator: &Operator) -> Result<Vec<Sample>> {
-    let text = reqwest::get(operator.probe_url("/metrics"))
-        .await?
-        .error_for_status()?
-        .text()
-        .await?;
-    Ok(parse(&text))
+    Ok(parse(&operator.metrics().await?))
 }
 
 fn ready(o: &DynamicObject) -> bool {

@@ -40,13 +40,6 @@ fn current(obj: &DynamicObject) -> bool {
         == obj.metadata.generation
 }
 
-async fn scrape(operator: &Operator) -> Result<String> {
-    Ok(reqwest::get(operator.probe_url("/metrics"))
-        .await?
-        .text()
-        .await?)
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn a_vanished_integration_with_its_grant_removed_ends_in_an_honest_status() -> Result<()> {
     let env = TestEnv::new("honest").await?;
@@ -156,7 +149,7 @@ async fn a_vanished_integration_with_its_grant_removed_ends_in_an_honest_status(
         sim.mutating_calls() == mutating_before,
         "Verify must not put the grant back or create anything"
     );
-    let metrics = scrape(&operator).await?;
+    let metrics = operator.metrics().await?;
     ensure!(
         !metrics
             .lines()
