@@ -78,14 +78,14 @@ impl Pacer {
 }
 
 /// The one HTTPS client every service client shares (one connection pool for the process), built as the SDK
-/// builds its default: rustls with aws-lc, proxies from the environment.
+/// builds its default (rustls, proxies from the environment), with ring as kube uses it instead of aws-lc.
 pub fn shared_https_client() -> SharedHttpClient {
     use aws_smithy_http_client::proxy::ProxyConfig;
     use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
     use aws_smithy_http_client::{Builder, ConnectorBuilder};
     Builder::new().build_with_connector_fn(|settings, components| {
         let mut connector =
-            ConnectorBuilder::default().tls_provider(Provider::Rustls(CryptoMode::AwsLc));
+            ConnectorBuilder::default().tls_provider(Provider::Rustls(CryptoMode::Ring));
         connector.set_connector_settings(settings.cloned());
         if let Some(components) = components {
             connector.set_sleep_impl(components.sleep_impl());
