@@ -1,10 +1,12 @@
 //! The probe server: /healthz (the process runs), /readyz (watch caches synced, and the Lease held when
 //! leader election is on), /metrics (Prometheus text).
 
+use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
@@ -12,6 +14,7 @@ use axum::routing::get;
 use axum::Router;
 use prometheus_client::registry::Registry;
 use tokio::net::TcpListener;
+use tokio::sync::mpsc;
 
 #[derive(Clone)]
 pub struct Probes {
@@ -44,28 +47,152 @@ async fn readyz(State(p): State<Probes>) -> impl IntoResponse {
     }
 }
 
-/// The size of the last /metrics body: the next one starts that large, so a fleet's body of several MiB
-/// is not grown by doubling (each step copies it, and the last can leave half of it unused).
-static LAST_METRICS_LEN: AtomicUsize = AtomicUsize::new(0);
+/// How much of the /metrics body is held at once. A fleet's body is several MiB (one line per condition of
+/// every cached object); built whole, it was the largest single item of the operator's peak heap.
+const METRICS_CHUNK: usize = 64 * 1024;
 
+/// Streams the Prometheus text in chunks: the registry is encoded on a blocking thread that hands each full
+/// chunk to the response and waits while the client reads, so memory stays at a chunk or two per scrape.
 async fn metrics(State(p): State<Probes>) -> impl IntoResponse {
-    let last = LAST_METRICS_LEN.load(Ordering::Relaxed);
-    let mut body = String::with_capacity(last + last / 16);
-    let encoded = prometheus_client::encoding::text::encode(&mut body, &p.registry);
-    LAST_METRICS_LEN.store(body.len(), Ordering::Relaxed);
-    match encoded {
-        Ok(()) => (
-            StatusCode::OK,
-            [(
-                header::CONTENT_TYPE,
-                "application/openmetrics-text; version=1.0.0; charset=utf-8",
-            )],
-            body,
-        ),
-        Err(_) => (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            [(header::CONTENT_TYPE, "text/plain")],
-            String::new(),
-        ),
+    let (chunks, body) = mpsc::channel::<Bytes>(2);
+    tokio::task::spawn_blocking(move || {
+        let mut writer =
+            ChunkWriter::new(METRICS_CHUNK, |chunk| chunks.blocking_send(chunk).is_ok());
+        // An error means the scraper went away (or a collector failed): the body just ends early, which a
+        // Prometheus server reports as a failed scrape.
+        if prometheus_client::encoding::text::encode(&mut writer, &p.registry).is_ok() {
+            writer.finish();
+        }
+    });
+    let body = futures::stream::unfold(body, |mut body| async move {
+        let chunk = body.recv().await?;
+        Some((Ok::<_, Infallible>(chunk), body))
+    });
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        Body::from_stream(body),
+    )
+}
+
+/// A `fmt::Write` that passes its text on in chunks of about `size` bytes; `send` returns false once nobody
+/// reads any more, which stops the encoding.
+struct ChunkWriter<F: FnMut(Bytes) -> bool> {
+    size: usize,
+    buffer: String,
+    send: F,
+}
+
+impl<F: FnMut(Bytes) -> bool> ChunkWriter<F> {
+    fn new(size: usize, send: F) -> Self {
+        ChunkWriter {
+            size,
+            buffer: String::with_capacity(size),
+            send,
+        }
+    }
+
+    fn pass_on(&mut self) -> bool {
+        let chunk = std::mem::replace(&mut self.buffer, String::with_capacity(self.size));
+        (self.send)(Bytes::from(chunk))
+    }
+
+    /// Passes on what is left.
+    fn finish(mut self) {
+        if !self.buffer.is_empty() {
+            self.pass_on();
+        }
+    }
+}
+
+impl<F: FnMut(Bytes) -> bool> std::fmt::Write for ChunkWriter<F> {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        self.buffer.push_str(s);
+        if self.buffer.len() >= self.size && !self.pass_on() {
+            return Err(std::fmt::Error);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fmt::Write;
+
+    #[test]
+    fn the_body_comes_out_in_chunks_that_add_up_to_the_whole_text() {
+        let mut chunks = Vec::new();
+        let mut writer = ChunkWriter::new(16, |chunk| {
+            chunks.push(chunk);
+            true
+        });
+        let lines: Vec<String> = (0..10)
+            .map(|i| format!("zeroetl_object_condition{{namespace=\"team-{i}\"}} 1\n"))
+            .collect();
+        for line in &lines {
+            writer.write_str(line).unwrap();
+        }
+        writer.finish();
+        assert_eq!(chunks.concat(), lines.concat().into_bytes());
+        // Each chunk is at most one write past the chunk size, so a scrape holds a chunk, not the body.
+        let longest_line = lines.iter().map(String::len).max().unwrap();
+        assert!(chunks.iter().all(|c| c.len() < 16 + longest_line));
+        assert!(chunks.len() >= 10);
+    }
+
+    #[tokio::test]
+    async fn a_fleet_wide_scrape_streams_exactly_what_the_registry_encodes() {
+        use prometheus_client::encoding::EncodeLabelSet;
+        use prometheus_client::metrics::family::Family;
+        use prometheus_client::metrics::gauge::Gauge;
+
+        #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+        struct Object {
+            namespace: String,
+            name: String,
+        }
+        // Two teams with objects of the same names: several chunks' worth of lines.
+        let family = Family::<Object, Gauge>::default();
+        for namespace in ["team-a", "team-b"] {
+            for i in 0..2_000 {
+                family
+                    .get_or_create(&Object {
+                        namespace: namespace.into(),
+                        name: format!("orders-{i}"),
+                    })
+                    .set(1);
+            }
+        }
+        let mut registry = Registry::default();
+        registry.register("zeroetl_object", "Objects", family);
+        let mut whole = String::new();
+        prometheus_client::encoding::text::encode(&mut whole, &registry).unwrap();
+        assert!(whole.len() > 2 * METRICS_CHUNK, "the test must span chunks");
+
+        let probes = Probes {
+            ready: Arc::default(),
+            registry: Arc::new(registry),
+        };
+        let response = metrics(State(probes)).await.into_response();
+        assert_eq!(response.status(), StatusCode::OK);
+        let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        assert_eq!(std::str::from_utf8(&body).unwrap(), whole);
+        assert!(whole.contains(r#"namespace="team-b",name="orders-1999""#));
+    }
+
+    #[test]
+    fn encoding_stops_when_the_scraper_goes_away() {
+        let mut sent = 0;
+        let mut writer = ChunkWriter::new(4, |_| {
+            sent += 1;
+            sent < 2
+        });
+        assert!(writer.write_str("first").is_ok());
+        assert!(writer.write_str("second").is_err());
     }
 }
