@@ -243,7 +243,10 @@ impl Region {
         object.extra = Default::default();
         let mut interest = self.interest.lock();
         for key in keys {
-            let who = interest.entry(key.to_string()).or_default();
+            // Room for the one object nearly every key has (a plain push makes room for four).
+            let who = interest
+                .entry(key.to_string())
+                .or_insert_with(|| Vec::with_capacity(1));
             if !who.contains(&object) {
                 who.push(object.clone());
             }
