@@ -9,7 +9,7 @@ use super::budget::Distinct;
 use super::estate::FleetShape;
 use super::fleet::{self, Moment};
 use super::probes::{self, Transition};
-use super::report::{tally, thousands, Report};
+use super::report::{mib, tally, thousands, Report};
 use super::snapshot::Phase;
 use super::stats::secs;
 use super::OperatorArgs;
@@ -52,6 +52,8 @@ pub struct Measured {
     pub left_ready: usize,
     pub operator_peak_rss: u64,
     pub operator_idle_rss: u64,
+    /// Of the idle RSS, heap and stacks; the rest is file-backed, mostly the operator's code.
+    pub operator_idle_anon_rss: u64,
     pub sim_peak_rss: u64,
     /// CPU seconds since start, at the end of the steady window.
     pub operator_cpu_total: f64,
@@ -160,6 +162,11 @@ pub fn report(m: &Measured) -> (String, Result<(), String>) {
         m.operator_idle_rss,
         Some((IDLE_RSS_MIB, "")),
     );
+    r.line(format!(
+        "  of which anonymous (heap, stacks) {:.1} MiB, file-backed (mapped code) {:.1} MiB",
+        mib(m.operator_idle_anon_rss),
+        mib(m.operator_idle_rss.saturating_sub(m.operator_idle_anon_rss))
+    ));
     r.memory("aws-sim peak RSS (not judged)", m.sim_peak_rss, None);
     r.line(format!(
         "CPU seconds since start: operator {:.1} s, aws-sim {:.1} s (aws-sim {:.0}% of the two)",

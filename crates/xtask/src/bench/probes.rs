@@ -19,6 +19,8 @@ pub struct ProcessSample {
     /// utime + stime.
     pub cpu_seconds: f64,
     pub rss_bytes: u64,
+    /// The part of `rss_bytes` that is heap and stacks (RssAnon); the rest is mostly the mapped binary.
+    pub rss_anon_bytes: u64,
     /// Peak resident set since the process started (VmHWM).
     pub peak_rss_bytes: u64,
 }
@@ -54,6 +56,7 @@ pub fn sample_process(pid: u32) -> Result<ProcessSample> {
     Ok(ProcessSample {
         cpu_seconds,
         rss_bytes: kib("VmRSS:") * 1024,
+        rss_anon_bytes: kib("RssAnon:") * 1024,
         peak_rss_bytes: kib("VmHWM:") * 1024,
     })
 }
@@ -297,6 +300,7 @@ mod tests {
         let me = sample_process(std::process::id()).unwrap();
         assert!(me.rss_bytes > 0);
         assert!(me.peak_rss_bytes >= me.rss_bytes);
+        assert!(me.rss_anon_bytes > 0 && me.rss_anon_bytes <= me.rss_bytes);
     }
 
     #[test]

@@ -9,6 +9,10 @@ use super::stats::{latency, secs, Spread};
 
 const MIB: f64 = 1024.0 * 1024.0;
 
+pub fn mib(bytes: u64) -> f64 {
+    bytes as f64 / MIB
+}
+
 /// A target and whether it held.
 struct Check {
     what: String,
@@ -272,12 +276,13 @@ impl Report {
     }
 
     pub fn memory(&mut self, label: &str, bytes: u64, bound_mib: Option<(f64, &str)>) {
-        let mib = bytes as f64 / MIB;
-        let figure = format!("{label:<48} {mib:>8.1} MiB");
+        let figure = format!("{label:<48} {:>8.1} MiB", mib(bytes));
         match bound_mib {
-            Some((bound, note)) => {
-                self.judged(figure, mib <= bound, format!("≤ {bound:.0} MiB{note}"))
-            }
+            Some((bound, note)) => self.judged(
+                figure,
+                mib(bytes) <= bound,
+                format!("≤ {bound:.0} MiB{note}"),
+            ),
             None => self.line(figure),
         }
     }
