@@ -52,7 +52,8 @@ fn main() -> anyhow::Result<()> {
 
 async fn run(args: RunArgs) -> anyhow::Result<()> {
     telemetry::init(args.log_format, args.log_level.as_deref())?;
-    // Both ring (kube) and aws-lc-rs (AWS SDK) are linked; rustls needs to be told which one to use.
+    // ring is the one TLS provider; a build that also links aws-lc-rs (when the workspace's test code is
+    // built with it) leaves rustls unable to pick, so it is named here.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let (stop_tx, stop_rx) = watch::channel(false);
     tokio::spawn(shutdown::on_signal(stop_tx));
