@@ -100,7 +100,9 @@ impl Distinct {
             Budget::CreateIntegration => Some(creates as f64),
             Budget::IntegrationList => Some(refreshes * self.pages() as f64 + in_transition as f64),
             Budget::Source => per_refresh(self.sources),
-            Budget::ParameterGroup => per_refresh(self.parameter_groups),
+            // One read of a parameter group is two calls (the group, for its family, and its parameters), as
+            // one read of a target is two (its namespace and its workgroup).
+            Budget::ParameterGroup => per_refresh(2 * self.parameter_groups),
             Budget::Target => per_refresh(2 * self.targets),
             Budget::Policy => per_refresh(self.targets),
             Budget::ConnectionCheck => None,
@@ -199,6 +201,8 @@ mod tests {
             Some(1030.0)
         );
         assert_eq!(fleet.allowance(Budget::Policy, 2.0, 0, 0), Some(4.0));
+        // A full check of 5,000 integrations on one group reads it once: group and parameters, two calls.
+        assert_eq!(fleet.allowance(Budget::ParameterGroup, 1.0, 0, 0), Some(2.0));
         assert_eq!(fleet.allowance(Budget::Target, 2.0, 0, 0), Some(8.0));
         assert_eq!(
             fleet.allowance(Budget::CreateIntegration, 5.0, 0, 1000),
