@@ -201,8 +201,11 @@ mod tests {
             Some(1030.0)
         );
         assert_eq!(fleet.allowance(Budget::Policy, 2.0, 0, 0), Some(4.0));
-        // A full check of 5,000 integrations on one group reads it once: group and parameters, two calls.
-        assert_eq!(fleet.allowance(Budget::ParameterGroup, 1.0, 0, 0), Some(2.0));
+        // One read of the one group per refresh: the group and its parameters, two calls.
+        assert_eq!(
+            fleet.allowance(Budget::ParameterGroup, 1.0, 0, 0),
+            Some(2.0)
+        );
         assert_eq!(fleet.allowance(Budget::Target, 2.0, 0, 0), Some(8.0));
         assert_eq!(
             fleet.allowance(Budget::CreateIntegration, 5.0, 0, 1000),
