@@ -5,6 +5,7 @@ use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::{Body, Bytes};
 use axum::extract::State;
@@ -15,6 +16,8 @@ use axum::Router;
 use prometheus_client::registry::Registry;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio::time::timeout;
 
 #[derive(Clone)]
 pub struct Probes {
@@ -51,30 +54,44 @@ async fn readyz(State(p): State<Probes>) -> impl IntoResponse {
 /// every cached object); built whole, it was the largest single item of the operator's peak heap.
 const METRICS_CHUNK: usize = 64 * 1024;
 
-/// Streams the Prometheus text in chunks: the registry is encoded on a blocking thread that hands each full
-/// chunk to the response and waits while the client reads, so memory stays at a chunk or two per scrape.
+/// How long a scraper may leave a chunk unread before the encoding gives up. The encoder holds a metric
+/// family's read lock while it waits, and a metric that needs a new series waits for that lock: a stalled
+/// scraper must not stall reconciles for longer than this.
+const METRICS_CHUNK_WAIT: Duration = Duration::from_secs(5);
+
 async fn metrics(State(p): State<Probes>) -> impl IntoResponse {
-    let (chunks, body) = mpsc::channel::<Bytes>(2);
-    tokio::task::spawn_blocking(move || {
-        let mut writer =
-            ChunkWriter::new(METRICS_CHUNK, |chunk| chunks.blocking_send(chunk).is_ok());
-        // An error means the scraper went away (or a collector failed): the body just ends early, which a
-        // Prometheus server reports as a failed scrape.
-        if prometheus_client::encoding::text::encode(&mut writer, &p.registry).is_ok() {
-            writer.finish();
-        }
-    });
-    let body = futures::stream::unfold(body, |mut body| async move {
-        let chunk = body.recv().await?;
-        Some((Ok::<_, Infallible>(chunk), body))
-    });
+    let (body, _encoded) = stream_registry(p.registry, METRICS_CHUNK_WAIT);
     (
         [(
             header::CONTENT_TYPE,
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
         )],
-        Body::from_stream(body),
+        body,
     )
+}
+
+/// Streams the Prometheus text in chunks: the registry is encoded on a blocking thread that hands each full
+/// chunk to the response and waits (up to `wait` per chunk) while the client reads, so memory stays at a
+/// chunk or two per scrape. The task's result says whether the whole text went out.
+fn stream_registry(registry: Arc<Registry>, wait: Duration) -> (Body, JoinHandle<bool>) {
+    let (chunks, body) = mpsc::channel::<Bytes>(2);
+    let runtime = tokio::runtime::Handle::current();
+    let encoded = tokio::task::spawn_blocking(move || {
+        let send = |chunk| {
+            runtime
+                .block_on(async { matches!(timeout(wait, chunks.send(chunk)).await, Ok(Ok(()))) })
+        };
+        let mut writer = ChunkWriter::new(METRICS_CHUNK, send);
+        // An error means the scraper went away or stalled (or a collector failed): the body just ends early,
+        // which a Prometheus server reports as a failed scrape.
+        let whole = prometheus_client::encoding::text::encode(&mut writer, &registry).is_ok();
+        whole && writer.finish()
+    });
+    let body = futures::stream::unfold(body, |mut body| async move {
+        let chunk = body.recv().await?;
+        Some((Ok::<_, Infallible>(chunk), body))
+    });
+    (Body::from_stream(body), encoded)
 }
 
 /// A `fmt::Write` that passes its text on in chunks of about `size` bytes; `send` returns false once nobody
@@ -99,11 +116,9 @@ impl<F: FnMut(Bytes) -> bool> ChunkWriter<F> {
         (self.send)(Bytes::from(chunk))
     }
 
-    /// Passes on what is left.
-    fn finish(mut self) {
-        if !self.buffer.is_empty() {
-            self.pass_on();
-        }
+    /// Passes on what is left; false when nobody took it.
+    fn finish(mut self) -> bool {
+        self.buffer.is_empty() || self.pass_on()
     }
 }
 
@@ -183,6 +198,42 @@ mod tests {
             .unwrap();
         assert_eq!(std::str::from_utf8(&body).unwrap(), whole);
         assert!(whole.contains(r#"namespace="team-b",name="orders-1999""#));
+    }
+
+    #[tokio::test]
+    async fn a_stalled_scraper_stops_the_encoding_after_the_wait() {
+        let mut registry = Registry::default();
+        registry.register_collector(Box::new(ManyLines(10 * METRICS_CHUNK)));
+        let (body, encoded) = stream_registry(Arc::new(registry), Duration::from_millis(100));
+        // The body is held and never read: the encoder fills the channel, waits, and gives up.
+        let whole = tokio::time::timeout(Duration::from_secs(10), encoded)
+            .await
+            .expect("the encoder gave up within its wait, not at the deadline")
+            .unwrap();
+        assert!(!whole);
+        drop(body);
+    }
+
+    /// A collector of `bytes` of text, in lines.
+    #[derive(Debug)]
+    struct ManyLines(usize);
+
+    impl prometheus_client::collector::Collector for ManyLines {
+        fn encode(
+            &self,
+            mut encoder: prometheus_client::encoding::DescriptorEncoder,
+        ) -> Result<(), std::fmt::Error> {
+            use prometheus_client::encoding::EncodeMetric;
+            use prometheus_client::metrics::gauge::ConstGauge;
+            let gauge = ConstGauge::new(1i64);
+            let mut family =
+                encoder.encode_descriptor("lines", "Lines", None, gauge.metric_type())?;
+            for i in 0..self.0 / 32 {
+                let labels = [("namespace", "team-a"), ("name", &*format!("line-{i}"))];
+                gauge.encode(family.encode_family(&labels)?)?;
+            }
+            Ok(())
+        }
     }
 
     #[test]
