@@ -106,14 +106,13 @@ impl<F: FnMut(Bytes) -> bool> ChunkWriter<F> {
     fn new(size: usize, send: F) -> Self {
         ChunkWriter {
             size,
-            buffer: String::with_capacity(size),
+            buffer: String::new(),
             send,
         }
     }
 
     fn pass_on(&mut self) -> bool {
-        let chunk = std::mem::replace(&mut self.buffer, String::with_capacity(self.size));
-        (self.send)(Bytes::from(chunk))
+        (self.send)(Bytes::from(std::mem::take(&mut self.buffer)))
     }
 
     /// Passes on what is left; false when nobody took it.
@@ -124,6 +123,10 @@ impl<F: FnMut(Bytes) -> bool> ChunkWriter<F> {
 
 impl<F: FnMut(Bytes) -> bool> std::fmt::Write for ChunkWriter<F> {
     fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        // Room for a whole chunk once per chunk, not after the last one.
+        if self.buffer.capacity() == 0 {
+            self.buffer.reserve(self.size);
+        }
         self.buffer.push_str(s);
         if self.buffer.len() >= self.size && !self.pass_on() {
             return Err(std::fmt::Error);
@@ -158,8 +161,8 @@ mod tests {
         assert!(chunks.len() >= 10);
     }
 
-    #[tokio::test]
-    async fn a_fleet_wide_scrape_streams_exactly_what_the_registry_encodes() {
+    /// One series per object of two teams whose objects have the same names.
+    fn two_teams(objects_per_team: usize) -> Registry {
         use prometheus_client::encoding::EncodeLabelSet;
         use prometheus_client::metrics::family::Family;
         use prometheus_client::metrics::gauge::Gauge;
@@ -169,10 +172,9 @@ mod tests {
             namespace: String,
             name: String,
         }
-        // Two teams with objects of the same names: several chunks' worth of lines.
         let family = Family::<Object, Gauge>::default();
         for namespace in ["team-a", "team-b"] {
-            for i in 0..2_000 {
+            for i in 0..objects_per_team {
                 family
                     .get_or_create(&Object {
                         namespace: namespace.into(),
@@ -183,6 +185,13 @@ mod tests {
         }
         let mut registry = Registry::default();
         registry.register("zeroetl_object", "Objects", family);
+        registry
+    }
+
+    #[tokio::test]
+    async fn a_fleet_wide_scrape_streams_exactly_what_the_registry_encodes() {
+        // Several chunks' worth of lines.
+        let registry = two_teams(2_000);
         let mut whole = String::new();
         prometheus_client::encoding::text::encode(&mut whole, &registry).unwrap();
         assert!(whole.len() > 2 * METRICS_CHUNK, "the test must span chunks");
@@ -202,8 +211,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_stalled_scraper_stops_the_encoding_after_the_wait() {
-        let mut registry = Registry::default();
-        registry.register_collector(Box::new(ManyLines(10 * METRICS_CHUNK)));
+        // More chunks than the channel holds.
+        let registry = two_teams(5_000);
         let (body, encoded) = stream_registry(Arc::new(registry), Duration::from_millis(100));
         // The body is held and never read: the encoder fills the channel, waits, and gives up.
         let whole = tokio::time::timeout(Duration::from_secs(10), encoded)
@@ -212,28 +221,6 @@ mod tests {
             .unwrap();
         assert!(!whole);
         drop(body);
-    }
-
-    /// A collector of `bytes` of text, in lines.
-    #[derive(Debug)]
-    struct ManyLines(usize);
-
-    impl prometheus_client::collector::Collector for ManyLines {
-        fn encode(
-            &self,
-            mut encoder: prometheus_client::encoding::DescriptorEncoder,
-        ) -> Result<(), std::fmt::Error> {
-            use prometheus_client::encoding::EncodeMetric;
-            use prometheus_client::metrics::gauge::ConstGauge;
-            let gauge = ConstGauge::new(1i64);
-            let mut family =
-                encoder.encode_descriptor("lines", "Lines", None, gauge.metric_type())?;
-            for i in 0..self.0 / 32 {
-                let labels = [("namespace", "team-a"), ("name", &*format!("line-{i}"))];
-                gauge.encode(family.encode_family(&labels)?)?;
-            }
-            Ok(())
-        }
     }
 
     #[test]
