@@ -1,7 +1,8 @@
 //! Kinds verified on a timer (connections, consumers): when a Ready object's last verification is fresh
-//! enough to skip AWS, and when its status records a verification (an integration's replication read too). The status records it at most hourly
-//! (`timing::VERIFIED_TIME_WRITE_INTERVAL`): a fleet verified every few minutes would otherwise write every
-//! object's status at every verification. In between, the time lives in memory (`Rechecks::verified`).
+//! enough to skip AWS, and when its status records a verification (an integration's replication read too).
+//! The status records it at most hourly (`timing::VERIFIED_TIME_WRITE_INTERVAL`): a fleet verified every few
+//! minutes would otherwise write every object's status at every verification. In between, the time lives
+//! in memory (`Rechecks::verified`).
 
 use std::time::Duration;
 

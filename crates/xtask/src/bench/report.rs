@@ -276,13 +276,12 @@ impl Report {
     }
 
     pub fn memory(&mut self, label: &str, bytes: u64, bound_mib: Option<(f64, &str)>) {
-        let figure = format!("{label:<48} {:>8.1} MiB", mib(bytes));
+        let size = mib(bytes);
+        let figure = format!("{label:<48} {size:>8.1} MiB");
         match bound_mib {
-            Some((bound, note)) => self.judged(
-                figure,
-                mib(bytes) <= bound,
-                format!("≤ {bound:.0} MiB{note}"),
-            ),
+            Some((bound, note)) => {
+                self.judged(figure, size <= bound, format!("≤ {bound:.0} MiB{note}"))
+            }
             None => self.line(figure),
         }
     }
