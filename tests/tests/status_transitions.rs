@@ -3,10 +3,10 @@
 //! fields: the status stayed stale forever).
 
 use anyhow::{ensure, Result};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, PostParams};
 use serde_json::{json, Value};
+use zeroetl_api::conditions::Condition;
 use zeroetl_api::connection::{Endpoint, WarehouseKindName};
 use zeroetl_api::integration::{
     FailedTable, ImmutableSpec, IntegrationError, IntegrationSource, IntegrationTarget,

@@ -1,7 +1,28 @@
 //! Status conditions in the `metav1.Condition` shape, and the merge rule every status write goes through:
 //! `lastTransitionTime` moves only when a condition's `status` changes.
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use serde::{Deserialize, Serialize};
+
+use crate::interned::Interned;
+
+/// A condition as `metav1.Condition` writes it, with its text interned: a fleet's watch cache holds thousands
+/// of objects whose conditions say the same words.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Condition {
+    #[serde(rename = "type")]
+    pub type_: Interned,
+    /// True, False or Unknown.
+    pub status: Interned,
+    #[serde(default)]
+    pub reason: Interned,
+    #[serde(default)]
+    pub message: Interned,
+    pub last_transition_time: Time,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+}
 
 // The three conditions every object always carries (kstatus reads Reconciling and Stalled).
 pub const READY: &str = "Ready";
@@ -145,11 +166,11 @@ pub fn merge(
             _ => now.clone(),
         };
         out.push(Condition {
-            type_: d.type_.clone(),
-            status: d.status.as_str().to_string(),
-            reason: d.reason.clone(),
+            type_: Interned::new(&d.type_),
+            status: Interned::new(d.status.as_str()),
+            reason: Interned::new(&d.reason),
             // The API server requires a message field; keep it short and free of secrets.
-            message: truncate(&d.message, 32_768),
+            message: Interned::from(truncate(&d.message, 32_768)),
             last_transition_time,
             observed_generation: generation,
         });

@@ -1,7 +1,7 @@
 //! The `RedshiftConnection` custom resource: a verified connection to a Redshift warehouse, published for
 //! consumers as a Secret of coordinates (never credentials), and the target a ZeroEtlIntegration refers to.
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use crate::conditions::Condition;
 use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};

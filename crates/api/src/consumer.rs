@@ -8,7 +8,7 @@
 //! its own role, user, grants, Secret and deletion policy; a platform team owns the connection while an app
 //! team requests access, and RBAC can grant the one without the other.
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use crate::conditions::Condition;
 use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};

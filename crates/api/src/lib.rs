@@ -8,6 +8,7 @@ pub mod consumer;
 pub mod crd;
 pub mod data_filter;
 pub mod integration;
+pub mod interned;
 pub mod patterns;
 mod schema;
 pub mod validation;

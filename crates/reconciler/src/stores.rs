@@ -5,9 +5,10 @@
 
 use std::sync::Arc;
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, ObjectMeta};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::runtime::reflector::{ObjectRef, Store};
 use parking_lot::RwLock;
+use zeroetl_api::conditions::Condition;
 use zeroetl_api::{RedshiftConnection, RedshiftConsumer, ZeroEtlIntegration};
 
 #[derive(Default)]
@@ -138,7 +139,7 @@ mod tests {
                 type_: "Ready".into(),
                 status: ready.into(),
                 reason: "R".into(),
-                message: String::new(),
+                message: "".into(),
                 last_transition_time: Time(Timestamp::UNIX_EPOCH),
                 observed_generation: None,
             }],

@@ -167,7 +167,7 @@ fn still_ready(obj: &RedshiftConnection, remaining: Duration) -> ConnectionOutco
         .status
         .as_ref()
         .and_then(|s| conditions::find(&s.conditions, READY))
-        .map(|c| c.message.clone())
+        .map(|c| c.message.to_string())
         .unwrap_or_default();
     Outcome::new(Progress::Ready {
         message,

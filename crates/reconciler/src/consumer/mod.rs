@@ -25,10 +25,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::runtime::controller::Action;
 use kube::{Api, ResourceExt};
 use rand::distr::{Alphanumeric, SampleString};
+use zeroetl_api::conditions::Condition;
 use zeroetl_api::conditions::{self, READY};
 use zeroetl_api::consumer::UserAuthentication;
 use zeroetl_api::validation::summarize;
@@ -129,7 +129,7 @@ async fn still_fresh(obj: &RedshiftConsumer, ctx: &Context) -> Result<Option<Con
         .status
         .as_ref()
         .and_then(|s| conditions::find(&s.conditions, READY))
-        .map(|c| c.message.clone())
+        .map(|c| c.message.to_string())
         .unwrap_or_default();
     Ok(Some(Outcome::new(Progress::Ready {
         message,

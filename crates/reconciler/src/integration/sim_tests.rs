@@ -231,13 +231,13 @@ impl Driver {
 
     fn reason(&self, type_: &str) -> String {
         find(&self.status.conditions, type_)
-            .map(|c| c.reason.clone())
+            .map(|c| c.reason.to_string())
             .unwrap_or_default()
     }
 
     fn message(&self, type_: &str) -> String {
         find(&self.status.conditions, type_)
-            .map(|c| c.message.clone())
+            .map(|c| c.message.to_string())
             .unwrap_or_default()
     }
 }

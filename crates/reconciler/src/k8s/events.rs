@@ -7,11 +7,11 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::{Client, Resource};
 use parking_lot::Mutex;
 use tracing::warn;
+use zeroetl_api::conditions::Condition;
 use zeroetl_api::conditions::{find, READY, STALLED};
 
 /// events.k8s.io/v1 refuses notes over 1 kB; a long AWS message would otherwise lose the whole event.
@@ -174,7 +174,7 @@ mod tests {
             type_: type_.into(),
             status: status.into(),
             reason: reason.into(),
-            message: format!("{type_} {reason}"),
+            message: format!("{type_} {reason}").into(),
             last_transition_time: Time(Timestamp::UNIX_EPOCH),
             observed_generation: None,
         }

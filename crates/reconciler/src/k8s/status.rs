@@ -6,12 +6,12 @@
 //! `null`, which the CRD schema then refuses, so the status could never shrink. The operator is the only
 //! writer of status (only the Lease holder reconciles), so replacing it whole is exact and safe.
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::api::{Api, Patch, PatchParams};
 use kube::Resource;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::json;
+use zeroetl_api::conditions::Condition;
 
 use crate::error::Result;
 
