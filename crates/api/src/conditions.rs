@@ -210,6 +210,50 @@ mod tests {
     }
 
     #[test]
+    fn conditions_read_and_write_the_metav1_shape() {
+        use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition as Metav1;
+        for observed_generation in [Some(3), None] {
+            let theirs = Metav1 {
+                type_: READY.into(),
+                status: "True".into(),
+                reason: "Reconciled".into(),
+                message: "ok".into(),
+                last_transition_time: t(100),
+                observed_generation,
+            };
+            let json = serde_json::to_value(&theirs).unwrap();
+            let ours: Condition = serde_json::from_value(json.clone()).unwrap();
+            assert_eq!(serde_json::to_value(&ours).unwrap(), json);
+        }
+    }
+
+    #[test]
+    fn conditions_of_different_objects_share_their_text() {
+        // Two teams' integrations, read from the API server one after the other, as a watch cache would.
+        let status = |arn: &str| {
+            serde_json::from_value::<crate::ZeroEtlIntegrationStatus>(serde_json::json!({
+                "integrationArn": arn,
+                "conditions": [{
+                    "type": "Ready", "status": "True", "reason": "Reconciled",
+                    "message": "The integration is active", "lastTransitionTime": "2026-12-03T10:00:00Z"
+                }]
+            }))
+            .unwrap()
+        };
+        let team_a = status("arn:aws:rds:us-east-1:111111111111:integration:a");
+        let team_b = status("arn:aws:rds:us-east-1:222222222222:integration:b");
+        let (a, b) = (&team_a.conditions[0], &team_b.conditions[0]);
+        assert_eq!(a, b);
+        for (x, y) in [
+            (&a.type_, &b.type_),
+            (&a.reason, &b.reason),
+            (&a.message, &b.message),
+        ] {
+            assert_eq!(x.as_ptr(), y.as_ptr(), "{x} is held twice");
+        }
+    }
+
+    #[test]
     fn reasons_are_made_valid() {
         assert_eq!(
             sanitize_reason("IntegrationNotFoundFault"),
