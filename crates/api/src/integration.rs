@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use crate::conditions::Condition;
+use crate::interned::Interned;
 use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -147,7 +148,7 @@ pub struct IntegrationTarget {
     /// `arn:aws:redshift-serverless:REGION:ACCOUNT:namespace/UUID`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = patterns::NAMESPACE_ARN))]
-    pub namespace_arn: Option<String>,
+    pub namespace_arn: Option<Interned>,
 }
 
 /// A reference to an object in the same namespace.
@@ -233,13 +234,13 @@ pub struct ZeroEtlIntegrationStatus {
     pub integration_id: Option<String>,
     /// The AWS status: creating, active, modifying, failed, deleting, syncing or needs_attention.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub state: Option<String>,
+    pub state: Option<Interned>,
     /// The resolved source ARN.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_arn: Option<String>,
     /// The resolved target namespace ARN.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub target_arn: Option<String>,
+    pub target_arn: Option<Interned>,
     /// Errors AWS reports for the integration.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<IntegrationError>,

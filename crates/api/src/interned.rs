@@ -149,6 +149,25 @@ impl Serialize for Interned {
     }
 }
 
+// In a schema, interned text is a plain string.
+impl schemars::JsonSchema for Interned {
+    fn inline_schema() -> bool {
+        String::inline_schema()
+    }
+
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        String::schema_name()
+    }
+
+    fn schema_id() -> std::borrow::Cow<'static, str> {
+        String::schema_id()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        String::json_schema(generator)
+    }
+}
+
 impl<'de> Deserialize<'de> for Interned {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Interned, D::Error> {
         struct Text;

@@ -6,6 +6,7 @@ use aws_sdk_rds::types::IntegrationStatus;
 use chrono::{DateTime, Utc};
 use zeroetl_api::arn::SourceKind;
 use zeroetl_api::integration::IntegrationError;
+use zeroetl_api::interned::Interned;
 
 use crate::aws::Tags;
 use crate::warehouse::Warehouse;
@@ -88,10 +89,12 @@ pub struct AwsIntegration {
     pub arn: String,
     pub name: String,
     pub source_arn: String,
-    pub target_arn: String,
+    /// Interned: a fleet usually shares a few warehouses.
+    pub target_arn: Interned,
     pub status: IntegrationStatus,
-    pub data_filter: Option<String>,
-    pub description: Option<String>,
+    /// Interned: usually the same few filters and descriptions across a fleet.
+    pub data_filter: Option<Interned>,
+    pub description: Option<Interned>,
     pub tags: Tags,
     pub errors: Vec<IntegrationError>,
     pub create_time: Option<DateTime<Utc>>,

@@ -144,7 +144,7 @@ impl Driver {
 
     fn target_ref(&self) -> TargetRef {
         match (&self.spec.target.namespace_arn, &self.connection) {
-            (Some(arn), _) => TargetRef::Arn(arn.clone()),
+            (Some(arn), _) => TargetRef::Arn(arn.to_string()),
             (None, Some(c)) => observe::connection_target(c),
             (None, None) => TargetRef::Waiting {
                 reason: "ConnectionNotFound".into(),

@@ -85,8 +85,74 @@ pub struct Snapshots {
 /// 5,000 integrations a refresh does not hold two copies of the fleet, and by name and by ARN point at one.
 struct Snapshot {
     taken: Instant,
-    by_arn: HashMap<String, Arc<AwsIntegration>>,
-    by_name: HashMap<String, Arc<AwsIntegration>>,
+    by_arn: Index<BY_ARN>,
+    by_name: Index<BY_NAME>,
+}
+
+const BY_ARN: bool = false;
+const BY_NAME: bool = true;
+
+/// Entries filed under one of their own fields (ARN or name), so the index keeps no second copy of its keys.
+struct Index<const NAME: bool>(HashSet<Filed<NAME>>);
+
+struct Filed<const NAME: bool>(Arc<AwsIntegration>);
+
+impl<const NAME: bool> Filed<NAME> {
+    fn key(&self) -> &str {
+        if NAME {
+            &self.0.name
+        } else {
+            &self.0.arn
+        }
+    }
+}
+
+// Hash and equality are the key's, as `Borrow<str>` requires.
+impl<const NAME: bool> std::hash::Hash for Filed<NAME> {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.key().hash(state)
+    }
+}
+
+impl<const NAME: bool> PartialEq for Filed<NAME> {
+    fn eq(&self, other: &Self) -> bool {
+        self.key() == other.key()
+    }
+}
+
+impl<const NAME: bool> Eq for Filed<NAME> {}
+
+impl<const NAME: bool> std::borrow::Borrow<str> for Filed<NAME> {
+    fn borrow(&self) -> &str {
+        self.key()
+    }
+}
+
+impl<const NAME: bool> Index<NAME> {
+    fn get(&self, key: &str) -> Option<&Arc<AwsIntegration>> {
+        self.0.get(key).map(|filed| &filed.0)
+    }
+
+    fn contains_key(&self, key: &str) -> bool {
+        self.0.contains(key)
+    }
+
+    fn values(&self) -> impl Iterator<Item = &Arc<AwsIntegration>> {
+        self.0.iter().map(|filed| &filed.0)
+    }
+}
+
+impl<const NAME: bool> FromIterator<Arc<AwsIntegration>> for Index<NAME> {
+    fn from_iter<I: IntoIterator<Item = Arc<AwsIntegration>>>(entries: I) -> Self {
+        Index(entries.into_iter().map(Filed).collect())
+    }
+}
+
+impl<const NAME: bool> std::ops::Index<&str> for Index<NAME> {
+    type Output = Arc<AwsIntegration>;
+    fn index(&self, key: &str) -> &Arc<AwsIntegration> {
+        self.get(key).expect("no entry under that key")
+    }
 }
 
 #[derive(Default)]
@@ -394,17 +460,8 @@ fn publish(
     wakers: &Wakers,
     cluster: &str,
 ) -> usize {
-    let by_arn: HashMap<String, Arc<AwsIntegration>> = integrations
-        .into_iter()
-        .map(|i| {
-            let i = i.into();
-            (i.arn.clone(), i)
-        })
-        .collect();
-    let by_name = by_arn
-        .values()
-        .map(|i| (i.name.clone(), i.clone()))
-        .collect();
+    let by_arn: Index<BY_ARN> = integrations.into_iter().map(Into::into).collect();
+    let by_name = by_arn.values().cloned().collect();
     let mut changed: Vec<&Arc<AwsIntegration>> = Vec::new();
     let mut gone: Vec<Arc<AwsIntegration>> = Vec::new();
     {
@@ -488,7 +545,7 @@ mod tests {
             arn: format!("arn:aws:rds:us-east-1:111111111111:integration:{name}"),
             name: name.into(),
             source_arn: String::new(),
-            target_arn: String::new(),
+            target_arn: "".into(),
             status,
             data_filter: None,
             description: None,
@@ -545,6 +602,51 @@ mod tests {
             .collect();
         names.sort();
         assert_eq!(names, ["billing", "orders"]);
+    }
+
+    #[test]
+    fn two_teams_integrations_into_one_warehouse_hold_its_arn_once_and_are_found_by_arn_and_name() {
+        let (region, waker, _woken) = region_with_waker();
+        let target = "arn:aws:redshift-serverless:us-east-1:111111111111:namespace/shared";
+        let described = |name: &str| {
+            aws_integration(
+                &aws_sdk_rds::types::Integration::builder()
+                    .integration_arn(format!(
+                        "arn:aws:rds:us-east-1:111111111111:integration:{name}"
+                    ))
+                    .integration_name(name)
+                    .source_arn(format!("arn:aws:rds:us-east-1:111111111111:cluster:{name}"))
+                    .target_arn(target.to_string())
+                    .data_filter("include: *.*")
+                    .status(IntegrationStatus::Active)
+                    .build(),
+            )
+        };
+        let (team_a, team_b) = (described("team-a-orders"), described("team-b-orders"));
+        refresh(&region, &waker, vec![team_a.clone(), team_b.clone()]);
+        let current = region.snapshot.read();
+        let snapshot = current.as_ref().unwrap();
+        let (a, b) = (
+            &snapshot.by_arn[&team_a.arn],
+            &snapshot.by_name["team-b-orders"],
+        );
+        assert_eq!(
+            (a.name.as_str(), b.arn.as_str()),
+            ("team-a-orders", team_b.arn.as_str())
+        );
+        assert_eq!(
+            a.target_arn.as_ptr(),
+            b.target_arn.as_ptr(),
+            "one copy of the target ARN"
+        );
+        assert_eq!(
+            a.data_filter.as_deref().map(str::as_ptr),
+            b.data_filter.as_deref().map(str::as_ptr)
+        );
+        assert!(
+            snapshot.by_arn.get("team-b-orders").is_none(),
+            "a name is not an ARN"
+        );
     }
 
     #[test]

@@ -6,6 +6,7 @@ use zeroetl_api::arn::integration_id;
 use zeroetl_api::integration::{
     FailedTable, ReplicationStatus, ZeroEtlIntegrationSpec, ZeroEtlIntegrationStatus,
 };
+use zeroetl_api::interned::Interned;
 
 use super::apply::Applied;
 use super::observed::ReplicationState;
@@ -30,7 +31,8 @@ pub fn after_pass(
     next.target_arn = plan
         .observed
         .target_arn
-        .clone()
+        .as_deref()
+        .map(Interned::from)
         .or(current.target_arn.clone());
     match applied
         .created
@@ -40,7 +42,7 @@ pub fn after_pass(
         Some(ours) => {
             next.integration_id = integration_id(&ours.arn).map(str::to_string);
             next.integration_arn = Some(ours.arn);
-            next.state = Some(ours.status.as_str().to_string());
+            next.state = Some(ours.status.as_str().into());
             next.errors = ours.errors;
             next.created_with = current
                 .created_with
@@ -106,7 +108,7 @@ pub fn after_deletion(
     plan: &DeletePlan,
 ) -> ZeroEtlIntegrationStatus {
     ZeroEtlIntegrationStatus {
-        state: plan.state.clone(),
+        state: plan.state.as_deref().map(Interned::from),
         ..current.clone()
     }
 }

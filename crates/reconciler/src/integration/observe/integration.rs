@@ -46,13 +46,13 @@ pub fn aws_integration(i: &Integration) -> AwsIntegration {
         arn: i.integration_arn().unwrap_or_default().to_string(),
         name: i.integration_name().unwrap_or_default().to_string(),
         source_arn: i.source_arn().unwrap_or_default().to_string(),
-        target_arn: i.target_arn().unwrap_or_default().to_string(),
+        target_arn: i.target_arn().unwrap_or_default().into(),
         status: i
             .status()
             .cloned()
             .unwrap_or_else(|| IntegrationStatus::from("unknown")),
-        data_filter: i.data_filter().map(str::to_string),
-        description: i.description().map(str::to_string),
+        data_filter: i.data_filter().map(Into::into),
+        description: i.description().map(Into::into),
         tags: tags(i.tags()),
         errors: i
             .errors()

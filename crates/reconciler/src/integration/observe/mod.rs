@@ -290,7 +290,7 @@ pub async fn target_ref(
     spec: &ZeroEtlIntegrationSpec,
 ) -> Result<(TargetRef, Option<RedshiftConnection>)> {
     if let Some(arn) = &spec.target.namespace_arn {
-        return Ok((TargetRef::Arn(arn.clone()), None));
+        return Ok((TargetRef::Arn(arn.to_string()), None));
     }
     let Some(reference) = &spec.target.connection_ref else {
         return Err(Error::terminal(

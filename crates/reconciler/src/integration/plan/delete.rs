@@ -70,7 +70,7 @@ pub fn plan_delete(
         progress: Progress::in_progress(common::DELETING, "released", timing::DELETE_POLL),
         notices,
         release: true,
-        state: status.state.clone(),
+        state: status.state.as_deref().map(str::to_string),
     };
     if !deletes_in_aws(spec) {
         let what = status.integration_arn.as_deref().unwrap_or(name);
@@ -163,7 +163,7 @@ fn deauthorize(
     }
     let account = source_arn.split(':').nth(4).unwrap_or_default().to_string();
     vec![Action::Target(TargetAction::Deauthorize {
-        namespace_arn: namespace_arn.clone(),
+        namespace_arn: namespace_arn.to_string(),
         source_arn: source_arn.clone(),
         account,
         scope: owner.cluster.clone(),
@@ -199,7 +199,7 @@ mod tests {
             arn: "arn:aws:rds:us-east-1:111111111111:integration:x".into(),
             name: "orders".into(),
             source_arn: "arn:aws:rds:us-east-1:111111111111:cluster:orders-aurora".into(),
-            target_arn: String::new(),
+            target_arn: "".into(),
             status,
             data_filter: None,
             description: None,

@@ -233,7 +233,7 @@ pub fn plan(input: &Input) -> Plan {
     };
     observed.target_arn = target_arn
         .clone()
-        .or_else(|| input.status.target_arn.clone());
+        .or_else(|| input.status.target_arn.as_deref().map(str::to_string));
     let (target_step, target_ready) =
         plan_target(input, source_ready, source_arn.as_deref(), &mut actions);
     steps.extend(target_step);
