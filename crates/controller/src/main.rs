@@ -43,10 +43,13 @@ fn main() -> anyhow::Result<()> {
             print!("{}", crd::render());
             Ok(())
         }
-        Cli::Run(args) => tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()?
-            .block_on(run(*args)),
+        Cli::Run(args) => {
+            memory::use_one_arena();
+            tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?
+                .block_on(run(*args))
+        }
     }
 }
 
