@@ -156,11 +156,11 @@ pub fn merge(
 ) -> Vec<Condition> {
     let mut out: Vec<Condition> = previous
         .iter()
-        .filter(|c| !decided.iter().any(|d| d.type_ == c.type_))
+        .filter(|c| !decided.iter().any(|d| c.type_ == d.type_.as_str()))
         .cloned()
         .collect();
     for d in decided {
-        let old = previous.iter().find(|c| c.type_ == d.type_);
+        let old = previous.iter().find(|c| c.type_ == d.type_.as_str());
         let last_transition_time = match old {
             Some(c) if c.status == d.status.as_str() => c.last_transition_time.clone(),
             _ => now.clone(),
@@ -170,7 +170,7 @@ pub fn merge(
             status: Interned::new(d.status.as_str()),
             reason: Interned::new(&d.reason),
             // The API server requires a message field; keep it short and free of secrets.
-            message: Interned::from(truncate(&d.message, 32_768)),
+            message: Interned::new(&truncate(&d.message, 32_768)),
             last_transition_time,
             observed_generation: generation,
         });
@@ -189,15 +189,15 @@ pub fn is_true(conditions: &[Condition], type_: &str) -> bool {
     find(conditions, type_).is_some_and(|c| c.status == "True")
 }
 
-fn truncate(s: &str, max: usize) -> String {
+fn truncate(s: &str, max: usize) -> std::borrow::Cow<'_, str> {
     if s.len() <= max {
-        return s.to_string();
+        return s.into();
     }
     let mut end = max;
     while !s.is_char_boundary(end) {
         end -= 1;
     }
-    format!("{}…", &s[..end])
+    format!("{}…", &s[..end]).into()
 }
 
 #[cfg(test)]

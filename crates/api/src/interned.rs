@@ -48,25 +48,11 @@ impl Interned {
     pub fn as_str(&self) -> &str {
         &self.0
     }
-
-    /// How many distinct texts the pool holds (for tests).
-    pub fn pooled() -> usize {
-        POOL.lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .texts
-            .len()
-    }
 }
 
 impl Deref for Interned {
     type Target = str;
     fn deref(&self) -> &str {
-        &self.0
-    }
-}
-
-impl AsRef<str> for Interned {
-    fn as_ref(&self) -> &str {
         &self.0
     }
 }
@@ -89,45 +75,15 @@ impl From<String> for Interned {
     }
 }
 
-impl From<&String> for Interned {
-    fn from(text: &String) -> Interned {
-        Interned::new(text)
-    }
-}
-
 impl From<Interned> for String {
     fn from(text: Interned) -> String {
         text.as_str().to_string()
     }
 }
 
-impl PartialEq<str> for Interned {
-    fn eq(&self, other: &str) -> bool {
-        &*self.0 == other
-    }
-}
-
 impl PartialEq<&str> for Interned {
     fn eq(&self, other: &&str) -> bool {
         &*self.0 == *other
-    }
-}
-
-impl PartialEq<String> for Interned {
-    fn eq(&self, other: &String) -> bool {
-        *self.0 == **other
-    }
-}
-
-impl PartialEq<Interned> for &str {
-    fn eq(&self, other: &Interned) -> bool {
-        *self == &*other.0
-    }
-}
-
-impl PartialEq<Interned> for String {
-    fn eq(&self, other: &Interned) -> bool {
-        **self == *other.0
     }
 }
 

@@ -89,7 +89,7 @@ pub(super) fn plan_integration(
     // Found by stored ARN or by name: ours only if it joins the same source and target.
     // RDS stores identifiers in lower case: compare source ARNs the way AWS does.
     let adoptable = source_arn.is_none_or(|s| s.eq_ignore_ascii_case(&found.source_arn))
-        && target_arn.is_none_or(|t| t == found.target_arn);
+        && target_arn.is_none_or(|t| found.target_arn == t);
     if !adoptable {
         return (
             Step::stalled(
