@@ -148,6 +148,7 @@ impl<const NAME: bool> FromIterator<Arc<AwsIntegration>> for Index<NAME> {
     }
 }
 
+#[cfg(test)]
 impl<const NAME: bool> std::ops::Index<&str> for Index<NAME> {
     type Output = Arc<AwsIntegration>;
     fn index(&self, key: &str) -> &Arc<AwsIntegration> {

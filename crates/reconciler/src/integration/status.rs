@@ -6,7 +6,6 @@ use zeroetl_api::arn::integration_id;
 use zeroetl_api::integration::{
     FailedTable, ReplicationStatus, ZeroEtlIntegrationSpec, ZeroEtlIntegrationStatus,
 };
-use zeroetl_api::interned::Interned;
 
 use super::apply::Applied;
 use super::observed::ReplicationState;
@@ -31,8 +30,7 @@ pub fn after_pass(
     next.target_arn = plan
         .observed
         .target_arn
-        .as_deref()
-        .map(Interned::from)
+        .clone()
         .or(current.target_arn.clone());
     match applied
         .created
@@ -108,7 +106,7 @@ pub fn after_deletion(
     plan: &DeletePlan,
 ) -> ZeroEtlIntegrationStatus {
     ZeroEtlIntegrationStatus {
-        state: plan.state.as_deref().map(Interned::from),
+        state: plan.state.clone(),
         ..current.clone()
     }
 }

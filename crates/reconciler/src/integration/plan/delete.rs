@@ -6,6 +6,7 @@ use zeroetl_api::conditions::{reasons as common, Decided, Status, INTEGRATION_AC
 use zeroetl_api::integration::{
     DeletionPolicy, ManagementPolicy, ZeroEtlIntegrationSpec, ZeroEtlIntegrationStatus,
 };
+use zeroetl_api::interned::Interned;
 
 use super::actions::{Action, IntegrationAction, TargetAction};
 use super::reasons;
@@ -25,7 +26,7 @@ pub struct DeletePlan {
     /// Nothing is left to wait for: remove the finalizer.
     pub release: bool,
     /// The integration's AWS state, for `status.state`.
-    pub state: Option<String>,
+    pub state: Option<Interned>,
 }
 
 /// Who else still needs the target grants this object's source was given.
@@ -70,7 +71,7 @@ pub fn plan_delete(
         progress: Progress::in_progress(common::DELETING, "released", timing::DELETE_POLL),
         notices,
         release: true,
-        state: status.state.as_deref().map(str::to_string),
+        state: status.state.clone(),
     };
     if !deletes_in_aws(spec) {
         let what = status.integration_arn.as_deref().unwrap_or(name);
@@ -140,7 +141,7 @@ pub fn plan_delete(
         progress: Progress::in_progress(common::DELETING, message, timing::DELETE_POLL),
         notices: Vec::new(),
         release: false,
-        state: Some(found.status.as_str().to_string()),
+        state: Some(found.status.as_str().into()),
     }
 }
 

@@ -22,6 +22,7 @@ use zeroetl_api::conditions::{is_true, Decided, Status, SOURCE_READY, TARGET_REA
 use zeroetl_api::integration::{
     ManagementPolicy, ZeroEtlIntegrationSpec, ZeroEtlIntegrationStatus,
 };
+use zeroetl_api::interned::Interned;
 use zeroetl_api::RedshiftConnectionSpec;
 
 pub use actions::{
@@ -127,7 +128,7 @@ pub struct Plan {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ObservedStatus {
     pub source_arn: Option<String>,
-    pub target_arn: Option<String>,
+    pub target_arn: Option<Interned>,
     /// The integration that is ours: found and matching (adopted), with its AWS state.
     pub integration: Option<AwsIntegration>,
     /// Redshift's view of its replication, when read this pass.
@@ -232,8 +233,9 @@ pub fn plan(input: &Input) -> Plan {
         TargetRef::Waiting { .. } => None,
     };
     observed.target_arn = target_arn
-        .clone()
-        .or_else(|| input.status.target_arn.as_deref().map(str::to_string));
+        .as_deref()
+        .map(Interned::from)
+        .or_else(|| input.status.target_arn.clone());
     let (target_step, target_ready) =
         plan_target(input, source_ready, source_arn.as_deref(), &mut actions);
     steps.extend(target_step);
