@@ -37,120 +37,122 @@ pub async fn return_freed_heap(ctx: Arc<Context>, stopped: impl Future<Output = 
     }
 }
 
-/// Has glibc serve every thread from one arena, unless `MALLOC_ARENA_MAX` says otherwise. Each tokio worker
-/// and blocking thread otherwise gets an arena of its own, and objects cached for good end up spread over
-/// all of them, each arena with its own partly used pages: at 5,000 integrations one arena held 5 to 6 MiB
-/// less at the same CPU (docs/benchmarks.md). Call before any thread is started.
+use allocator::trim;
+pub use allocator::use_one_arena;
+
+/// The allocator's knobs, set where the allocator is glibc's.
 #[cfg(all(target_os = "linux", target_env = "gnu", not(feature = "mimalloc")))]
-pub fn use_one_arena() {
-    if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
-        // SAFETY: mallopt only sets an allocator parameter; called before other threads exist.
-        unsafe {
-            libc::mallopt(libc::M_ARENA_MAX, 1);
+mod allocator {
+    /// Has glibc serve every thread from one arena, unless `MALLOC_ARENA_MAX` says otherwise. Each tokio worker
+    /// and blocking thread otherwise gets an arena of its own, and objects cached for good end up spread over
+    /// all of them, each arena with its own partly used pages: at 5,000 integrations one arena held 3 to 6
+    /// MiB less at the same CPU (docs/benchmarks.md). Call before any thread is started.
+    pub fn use_one_arena() {
+        if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
+            // SAFETY: mallopt only sets an allocator parameter; called before other threads exist.
+            unsafe {
+                libc::mallopt(libc::M_ARENA_MAX, 1);
+            }
         }
     }
-}
 
-/// Other allocators manage their own arenas.
-#[cfg(not(all(target_os = "linux", target_env = "gnu", not(feature = "mimalloc"))))]
-pub fn use_one_arena() {}
-
-#[cfg(all(target_os = "linux", target_env = "gnu", not(feature = "mimalloc")))]
-fn trim() {
-    // SAFETY: malloc_trim only reorganises the allocator's free lists; it is thread-safe in glibc.
-    unsafe {
-        libc::malloc_trim(0);
+    pub fn trim() {
+        // SAFETY: malloc_trim only reorganises the allocator's free lists; it is thread-safe in glibc.
+        unsafe {
+            libc::malloc_trim(0);
+        }
     }
-}
 
-/// Other allocators (mimalloc, musl) return memory on their own.
-#[cfg(not(all(target_os = "linux", target_env = "gnu", not(feature = "mimalloc"))))]
-fn trim() {}
+    #[cfg(test)]
+    mod tests {
+        use std::process::Command;
+        use std::sync::{Arc, Barrier};
 
-#[cfg(all(
-    test,
-    target_os = "linux",
-    target_env = "gnu",
-    not(feature = "mimalloc")
-))]
-mod tests {
-    use std::process::Command;
-    use std::sync::{Arc, Barrier};
+        /// Set in the copy of this test that measures; the arena setting must be made before threads exist, so it
+        /// runs in a process of its own.
+        const MEASURE: &str = "ZEROETL_MEASURE_ARENAS";
 
-    /// Set in the copy of this test that measures; the arena setting must be made before threads exist, so it
-    /// runs in a process of its own.
-    const MEASURE: &str = "ZEROETL_MEASURE_ARENAS";
-
-    /// Eight threads allocate at once; how many arenas glibc made (`<heap nr=…>` in malloc_info).
-    fn count_arenas_after_eight_threads() -> usize {
-        super::use_one_arena();
-        let all_allocated = Arc::new(Barrier::new(9));
-        let release = Arc::new(Barrier::new(9));
-        let threads: Vec<_> = (0..8)
-            .map(|_| {
-                let (all_allocated, release) = (all_allocated.clone(), release.clone());
-                std::thread::spawn(move || {
-                    let held: Vec<Box<[u8; 256]>> = (0..256).map(|_| Box::new([1; 256])).collect();
-                    all_allocated.wait();
-                    release.wait();
-                    drop(held);
+        /// Eight threads allocate at once; how many arenas glibc made (`<heap nr=…>` in malloc_info).
+        fn count_arenas_after_eight_threads() -> usize {
+            super::use_one_arena();
+            let all_allocated = Arc::new(Barrier::new(9));
+            let release = Arc::new(Barrier::new(9));
+            let threads: Vec<_> = (0..8)
+                .map(|_| {
+                    let (all_allocated, release) = (all_allocated.clone(), release.clone());
+                    std::thread::spawn(move || {
+                        let held: Vec<Box<[u8; 256]>> =
+                            (0..256).map(|_| Box::new([1; 256])).collect();
+                        all_allocated.wait();
+                        release.wait();
+                        drop(held);
+                    })
                 })
-            })
-            .collect();
-        all_allocated.wait();
-        let path = std::env::temp_dir().join(format!("malloc-info-{}.xml", std::process::id()));
-        let c_path = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
-        // SAFETY: a FILE opened here, written by malloc_info and closed before the file is read.
-        unsafe {
-            let file = libc::fopen(c_path.as_ptr(), c"w".as_ptr());
-            assert!(!file.is_null(), "cannot write {}", path.display());
-            libc::malloc_info(0, file);
-            libc::fclose(file);
+                .collect();
+            all_allocated.wait();
+            let path = std::env::temp_dir().join(format!("malloc-info-{}.xml", std::process::id()));
+            let c_path = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
+            // SAFETY: a FILE opened here, written by malloc_info and closed before the file is read.
+            unsafe {
+                let file = libc::fopen(c_path.as_ptr(), c"w".as_ptr());
+                assert!(!file.is_null(), "cannot write {}", path.display());
+                libc::malloc_info(0, file);
+                libc::fclose(file);
+            }
+            release.wait();
+            threads.into_iter().for_each(|t| t.join().unwrap());
+            let info = std::fs::read_to_string(&path).unwrap();
+            let _ = std::fs::remove_file(&path);
+            info.matches("<heap nr=").count()
         }
-        release.wait();
-        threads.into_iter().for_each(|t| t.join().unwrap());
-        let info = std::fs::read_to_string(&path).unwrap();
-        let _ = std::fs::remove_file(&path);
-        info.matches("<heap nr=").count()
-    }
 
-    fn arenas_in_a_fresh_process(malloc_arena_max: Option<&str>) -> usize {
-        let mut measure = Command::new(std::env::current_exe().unwrap());
-        measure
-            .args([
-                "--exact",
-                "memory::tests::one_arena_serves_every_thread_unless_malloc_arena_max_is_set",
-                "--test-threads=1",
-                "--nocapture",
-            ])
-            .env(MEASURE, "1");
-        match malloc_arena_max {
-            Some(max) => measure.env("MALLOC_ARENA_MAX", max),
-            None => measure.env_remove("MALLOC_ARENA_MAX"),
-        };
-        let out = measure.output().unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        stdout
-            .lines()
-            // libtest prints the test's name on the same line.
-            .find_map(|l| l.split_once("arenas=").map(|(_, n)| n))
-            .and_then(|n| n.split_whitespace().next()?.parse().ok())
-            .unwrap_or_else(|| panic!("the measuring process printed no arena count:\n{stdout}"))
-    }
-
-    #[test]
-    fn one_arena_serves_every_thread_unless_malloc_arena_max_is_set() {
-        if std::env::var_os(MEASURE).is_some() {
-            println!("arenas={}", count_arenas_after_eight_threads());
-            return;
+        fn arenas_in_a_fresh_process(malloc_arena_max: Option<&str>) -> usize {
+            let mut measure = Command::new(std::env::current_exe().unwrap());
+            measure
+                .args([
+                    "--exact",
+                    "memory::allocator::tests::one_arena_serves_every_thread_unless_malloc_arena_max_is_set",
+                    "--test-threads=1",
+                    "--nocapture",
+                ])
+                .env(MEASURE, "1");
+            match malloc_arena_max {
+                Some(max) => measure.env("MALLOC_ARENA_MAX", max),
+                None => measure.env_remove("MALLOC_ARENA_MAX"),
+            };
+            let out = measure.output().unwrap();
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            stdout
+                .lines()
+                // libtest prints the test's name on the same line.
+                .find_map(|l| l.split_once("arenas=").map(|(_, n)| n))
+                .and_then(|n| n.split_whitespace().next()?.parse().ok())
+                .unwrap_or_else(|| {
+                    panic!("the measuring process printed no arena count:\n{stdout}")
+                })
         }
-        // The main arena, and at most one the test harness's thread made before the setting.
-        let one = arenas_in_a_fresh_process(None);
-        assert!(one <= 2, "{one} arenas with the operator's setting");
-        let eight = arenas_in_a_fresh_process(Some("8"));
-        assert!(
-            eight > 2,
-            "{eight} arenas when MALLOC_ARENA_MAX=8 is set: the setting must not override it"
-        );
+
+        #[test]
+        fn one_arena_serves_every_thread_unless_malloc_arena_max_is_set() {
+            if std::env::var_os(MEASURE).is_some() {
+                println!("arenas={}", count_arenas_after_eight_threads());
+                return;
+            }
+            // The main arena, and at most one the test harness's thread made before the setting.
+            let one = arenas_in_a_fresh_process(None);
+            assert!(one <= 2, "{one} arenas with the operator's setting");
+            let eight = arenas_in_a_fresh_process(Some("8"));
+            assert!(
+                eight > 2,
+                "{eight} arenas when MALLOC_ARENA_MAX=8 is set: the setting must not override it"
+            );
+        }
     }
+}
+
+/// Other allocators (mimalloc, musl) manage their arenas and return memory on their own.
+#[cfg(not(all(target_os = "linux", target_env = "gnu", not(feature = "mimalloc"))))]
+mod allocator {
+    pub fn use_one_arena() {}
+    pub fn trim() {}
 }
