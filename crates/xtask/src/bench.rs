@@ -46,6 +46,10 @@ pub struct OperatorArgs {
     /// Steady-state window observed after everything is Ready, in seconds.
     #[arg(long, default_value_t = 60)]
     pub steady_seconds: u64,
+    /// After the steady window, restart the operator (as a rollout or a change of leader does) and measure
+    /// what its first pass over the Ready fleet costs.
+    #[arg(long)]
+    pub restart: bool,
     /// The operator's refresh period, used to express the steady window per refresh (today: its 300 s
     /// recheck of Ready objects).
     #[arg(long, default_value_t = 300)]

@@ -35,6 +35,15 @@ pub struct ActiveToReady {
     pub ready_before_active: usize,
 }
 
+/// What an operator restart over the Ready fleet cost (`--restart`).
+pub struct Restart {
+    /// From the stop of the old process to the new one's pass over every integration.
+    pub phase: Phase,
+    /// How long after the stop every integration had been passed over once.
+    pub every_object_passed: Duration,
+    pub left_ready: usize,
+}
+
 pub struct Measured {
     pub shape: FleetShape,
     pub args: OperatorArgs,
@@ -50,6 +59,7 @@ pub struct Measured {
     pub aws_errors: Result<BTreeMap<String, u64>, String>,
     pub steady: Phase,
     pub left_ready: usize,
+    pub restart: Option<Restart>,
     pub operator_peak_rss: u64,
     pub operator_idle_rss: u64,
     /// Of the idle RSS, heap and stacks; the rest is file-backed, mostly the operator's code.
@@ -147,6 +157,9 @@ pub fn report(m: &Measured) -> (String, Result<(), String>) {
     }
     ramp(&mut r, m, &fleet);
     steady(&mut r, m, &fleet);
+    if let Some(restarted) = &m.restart {
+        restart(&mut r, restarted, &fleet);
+    }
 
     r.section(
         "process",
@@ -358,6 +371,37 @@ fn steady(r: &mut Report, m: &Measured, fleet: &Distinct) {
     let writes = phase.writes.operator_total();
     r.judged(
         format!("Kubernetes writes by the operator in the window: {writes}"),
+        writes == 0,
+        "= 0",
+    );
+    r.k8s_writes(phase, 1.0);
+    r.operator_metrics(phase);
+    r.cpu(phase);
+}
+
+/// A restart costs what a refresh costs: the fleet's pages, each distinct shared thing read at most once per
+/// refresh, no describe of its own per object and no write (the status already says what the new process
+/// sees).
+fn restart(r: &mut Report, restarted: &Restart, fleet: &Distinct) {
+    let phase = &restarted.phase;
+    r.section(
+        "restart",
+        format!(
+            "restart: the operator stopped and started again over {} Ready integrations",
+            thousands(fleet.integrations)
+        ),
+    );
+    r.line(format!(
+        "as many passes as integrations {} after the stop; objects that left Ready: {}",
+        secs(restarted.every_object_passed),
+        restarted.left_ready
+    ));
+    let (refreshes, why) = Report::refreshes_for(phase, 1.0, "judged as one refresh");
+    r.line(format!("AWS calls: {}; {why}", phase.aws_total()));
+    r.aws_budget(phase, fleet, refreshes, 0, 0, fleet.integrations, 1.0);
+    let writes = phase.writes.operator_total();
+    r.judged(
+        format!("Kubernetes writes by the operator: {writes}"),
         writes == 0,
         "= 0",
     );

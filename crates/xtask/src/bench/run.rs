@@ -17,7 +17,7 @@ use zeroetl_e2e::paths::{cache_dir, target_dir};
 use zeroetl_e2e::process::{self, Lifetime};
 use zeroetl_e2e::test_env::{connection_resource, integration_resource};
 
-use super::analysis::{self, Measured, RampTimes};
+use super::analysis::{self, Measured, RampTimes, Restart};
 use super::estate::{self, FleetShape, NAMESPACE};
 use super::fleet::{self, Moment, ReadyWatch};
 use super::probes::{self, SimClient};
@@ -84,6 +84,15 @@ pub async fn run(args: &OperatorArgs) -> Result<()> {
     };
     let dir = bench_dir();
     fs::create_dir_all(&dir).with_context(|| format!("create {}", dir.display()))?;
+    // The processes append to their logs; one run's logs only, or repeated runs at 5,000 pile up gigabytes.
+    for log in ["operator.log", "aws-sim.log"] {
+        match fs::remove_file(dir.join(log)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(e).with_context(|| format!("remove the last run's {log}"));
+            }
+            _ => {}
+        }
+    }
     system::ensure_packages()?;
     let binaries = system::ensure_kube_binaries()?;
     let operator_binary = match &args.operator_binary {
@@ -273,7 +282,25 @@ pub async fn run(args: &OperatorArgs) -> Result<()> {
     tokio::time::sleep(Duration::from_secs(args.steady_seconds)).await;
     let after_steady = Snapshot::take(&sim_client, &client, &watched).await?;
     let steady = Phase::between(&after_ramp, &after_steady, &Counters::new());
+    let after_steady_left_ready = watch.left_ready();
     let sim_memory = probes::sample_process(sim.pid)?;
+
+    let restart = if args.restart {
+        Some(
+            restart(
+                &mut operator,
+                &options,
+                &watched,
+                &sim_client,
+                &client,
+                &watch,
+                args,
+            )
+            .await?,
+        )
+    } else {
+        None
+    };
 
     let measured = Measured {
         shape,
@@ -295,7 +322,8 @@ pub async fn run(args: &OperatorArgs) -> Result<()> {
         ),
         aws_errors,
         steady,
-        left_ready: watch.left_ready() - left_ready_before,
+        left_ready: after_steady_left_ready - left_ready_before,
+        restart,
         operator_peak_rss: after_steady.operator.peak_rss_bytes,
         operator_idle_rss: after_steady.operator.rss_bytes,
         operator_idle_anon_rss: after_steady.operator.rss_anon_bytes,
@@ -316,6 +344,71 @@ pub async fn run(args: &OperatorArgs) -> Result<()> {
     drop(sim);
     plane.stop()?;
     outcome.map_err(|missing| anyhow::anyhow!("figures missing: {missing}"))
+}
+
+/// Stops the operator and starts it again over the Ready fleet, then waits until the new process has passed
+/// over every integration once (its `zeroetl_reconciles_total`). Everything from the stop on counts: the new
+/// process starts from zero, so its AWS calls and writes are all the restart's.
+async fn restart(
+    operator: &mut Operator,
+    options: &OperatorOptions,
+    watched: &Watched,
+    sim: &SimClient,
+    client: &Client,
+    watch: &ReadyWatch,
+    args: &OperatorArgs,
+) -> Result<Restart> {
+    eprintln!("\n=== restart: stopping the operator and starting it again");
+    operator
+        .sigterm_and_wait(Duration::from_secs(30))
+        .await
+        .context("stop the operator for the restart")?;
+    let left_ready_before = watch.left_ready();
+    // No operator in it: the new process's CPU, calls and counters count from its own start.
+    let before = Snapshot::without_operator(sim, client, watched).await?;
+    *operator = Operator::start(options)?;
+    operator.wait_ready(Duration::from_secs(120)).await?;
+    let pid = operator.pid().context("operator pid")?;
+    let watched = Watched {
+        operator_pid: pid,
+        operator_metrics_url: operator.probe_url("/metrics"),
+        processes: watched
+            .processes
+            .iter()
+            .map(|(name, old)| (name.clone(), if name == "operator" { pid } else { *old }))
+            .collect(),
+    };
+    let started = before.at;
+    let integrations = args.n as f64;
+    let deadline = Duration::from_secs(args.timeout);
+    let passed = loop {
+        let counters =
+            probes::operator_counters(&probes::http_metrics(&watched.operator_metrics_url).await?);
+        let passes: f64 = counters
+            .iter()
+            .filter(|(series, _)| {
+                series.starts_with("zeroetl_reconciles_total{")
+                    && series.contains("kind=\"ZeroEtlIntegration\"")
+            })
+            .map(|(_, n)| n)
+            .sum();
+        if passes >= integrations {
+            break Moment::now();
+        }
+        if started.instant.elapsed() > deadline {
+            bail!(
+                "the restarted operator passed {passes:.0} times over {} integrations in {deadline:?}",
+                args.n
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let after = Snapshot::take(sim, client, &watched).await?;
+    Ok(Restart {
+        phase: Phase::between(&before, &after, &Counters::new()),
+        every_object_passed: passed.instant.duration_since(started.instant),
+        left_ready: watch.left_ready() - left_ready_before,
+    })
 }
 
 async fn create_namespace(client: &Client) -> Result<()> {

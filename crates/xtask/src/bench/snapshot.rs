@@ -49,20 +49,40 @@ impl Snapshot {
                 .context("read the operator's /metrics")?,
         );
         let k8s_writes = apiserver_writes(&apiserver_metrics(client).await?);
-        let mut cpu_seconds = BTreeMap::new();
-        for (name, pid) in &watched.processes {
-            let sample = sample_process(*pid).with_context(|| format!("sample {name}"))?;
-            cpu_seconds.insert(name.clone(), sample.cpu_seconds);
-        }
-        let bench = sample_process(std::process::id())?;
-        cpu_seconds.insert("bench (this process)".to_owned(), bench.cpu_seconds);
         Ok(Snapshot {
             at,
             aws_calls,
             operator_metrics,
             k8s_writes,
-            cpu_seconds,
+            cpu_seconds: cpu_seconds(watched.processes.iter())?,
             operator: sample_process(watched.operator_pid)?,
+            sim_requests,
+        })
+    }
+
+    /// The counts while no operator runs (between a stop and a start): its metrics are those of a process
+    /// about to start, none.
+    pub async fn without_operator(
+        sim: &SimClient,
+        client: &Client,
+        watched: &Watched,
+    ) -> Result<Snapshot> {
+        let at = Moment::now();
+        let aws_calls = sim.counts().await?;
+        let sim_requests = sim.requests_served().await?;
+        let k8s_writes = apiserver_writes(&apiserver_metrics(client).await?);
+        Ok(Snapshot {
+            at,
+            aws_calls,
+            operator_metrics: Counters::new(),
+            k8s_writes,
+            cpu_seconds: cpu_seconds(
+                watched
+                    .processes
+                    .iter()
+                    .filter(|(name, _)| name != "operator"),
+            )?,
+            operator: ProcessSample::default(),
             sim_requests,
         })
     }
@@ -75,6 +95,20 @@ impl Snapshot {
             .map(|(_, v)| v)
             .sum()
     }
+}
+
+/// CPU seconds so far of each of `processes` and of the bench itself.
+fn cpu_seconds<'a>(
+    processes: impl Iterator<Item = &'a (String, u32)>,
+) -> Result<BTreeMap<String, f64>> {
+    let mut cpu = BTreeMap::new();
+    for (name, pid) in processes {
+        let sample = sample_process(*pid).with_context(|| format!("sample {name}"))?;
+        cpu.insert(name.clone(), sample.cpu_seconds);
+    }
+    let bench = sample_process(std::process::id())?;
+    cpu.insert("bench (this process)".to_owned(), bench.cpu_seconds);
+    Ok(cpu)
 }
 
 /// What happened between two snapshots.
