@@ -1,7 +1,8 @@
 //! When each object's prerequisites were last looked at in full. A Ready object normally costs only a look at
 //! its integration; every `--drift-interval` it is checked in full again (source parameters, target policy
 //! and case sensitivity, replication), so hand edits in AWS are found and, in Fix mode, put right. Kept in
-//! memory: a restarted operator checks everything once, which is what it should do anyway. The same goes for
+//! memory: a restarted operator checks everything once, which is what it should do anyway, spread over one
+//! interval so that a rollout is not a burst of reads (see [`Rechecks::due`]). The same goes for
 //! when each connection was last verified end to end (its status records that at most hourly).
 
 use std::collections::HashMap;
@@ -9,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use parking_lot::Mutex;
+use rand::Rng;
 
 #[derive(Default)]
 pub struct Rechecks {
@@ -17,6 +19,17 @@ pub struct Rechecks {
     asked: Mutex<HashMap<String, u64>>,
     /// When each connection or consumer last passed verification.
     verified: Mutex<HashMap<String, Verified>>,
+}
+
+/// How what an object asks compares with its last pass in this process.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Asked {
+    /// This process has not passed over the object yet (a new object, or the operator restarted).
+    FirstPass,
+    Same,
+    /// Someone edited or annotated it: the pass looks at AWS afresh, not through the shared snapshot,
+    /// and checks everything.
+    Changed,
 }
 
 /// A passed verification: of which generation, and when.
@@ -40,22 +53,36 @@ pub fn asked<K: kube::Resource>(obj: &K) -> u64 {
 
 impl Rechecks {
     /// Whether the full check of `uid` is due; if so it counts as done now (the caller is about to do it).
-    pub fn due(&self, uid: &str, interval: Duration) -> bool {
+    /// An object this process has not checked yet is due now, unless it is `known`: its status already
+    /// reports its generation, so this is an operator restart or a new leader, not a new object. Then its
+    /// first check falls at a random point of the next `interval`: 5,000 objects checked in full at once
+    /// would be 5,000 reads of their sources in the first seconds after every rollout.
+    pub fn due(&self, uid: &str, interval: Duration, known: bool) -> bool {
         let mut last = self.last.lock();
         let now = Instant::now();
         match last.get(uid) {
-            Some(at) if now.duration_since(*at) < interval => false,
-            _ => {
-                last.insert(uid.to_string(), now);
-                true
+            Some(at) if now.duration_since(*at) < interval => return false,
+            Some(_) => {}
+            None if known => {
+                let wait = interval.mul_f64(rand::rng().random_range(0.0..1.0));
+                // "Checked" as long ago as leaves `wait` until the next check.
+                let as_if_checked = now.checked_sub(interval - wait).unwrap_or(now);
+                last.insert(uid.to_string(), as_if_checked);
+                return false;
             }
+            None => {}
         }
+        last.insert(uid.to_string(), now);
+        true
     }
 
-    /// Whether the object asks something new since its last pass (someone edited or annotated it): such a
-    /// pass looks at AWS afresh instead of through the shared snapshot, and checks everything.
-    pub fn asked_anew(&self, uid: &str, asked: u64) -> bool {
-        self.asked.lock().insert(uid.to_string(), asked) != Some(asked)
+    /// What the object asks compared with its last pass in this process (see [`asked`]).
+    pub fn asked_since_last_pass(&self, uid: &str, asked: u64) -> Asked {
+        match self.asked.lock().insert(uid.to_string(), asked) {
+            None => Asked::FirstPass,
+            Some(before) if before == asked => Asked::Same,
+            Some(_) => Asked::Changed,
+        }
     }
 
     /// Records that `uid` (at `generation`) passed verification at `at`.
@@ -99,12 +126,75 @@ mod tests {
     fn a_full_check_is_due_once_per_interval() {
         let r = Rechecks::default();
         let every = Duration::from_millis(50);
-        assert!(r.due("a", every), "never checked");
-        assert!(!r.due("a", every), "just checked");
-        assert!(r.due("b", every), "per object");
+        assert!(r.due("a", every, false), "never checked");
+        assert!(!r.due("a", every, false), "just checked");
+        assert!(r.due("b", every, false), "per object");
         std::thread::sleep(Duration::from_millis(60));
-        assert!(r.due("a", every));
+        assert!(r.due("a", every, false));
         r.forget("a");
-        assert!(r.due("a", every));
+        assert!(r.due("a", every, false));
+    }
+
+    /// After a restart, two teams' 1,000 objects each: none is checked on its first pass, and their checks
+    /// fall across the whole interval, not at its end; a new object of either team is checked at once.
+    #[test]
+    fn after_a_restart_known_objects_spread_their_first_full_check_over_the_interval() {
+        let r = Rechecks::default();
+        let interval = Duration::from_secs(600);
+        let objects: Vec<String> = ["team-a", "team-b"]
+            .iter()
+            .flat_map(|team| (0..1000).map(move |i| format!("{team}/{i}")))
+            .collect();
+        for uid in &objects {
+            assert!(
+                !r.due(uid, interval, true),
+                "{uid} checked on its first pass"
+            );
+        }
+        let now = Instant::now();
+        let mut due_in: Vec<Duration> = {
+            let last = r.last.lock();
+            objects
+                .iter()
+                .map(|uid| (last[uid] + interval).saturating_duration_since(now))
+                .collect()
+        };
+        due_in.sort();
+        let (first, median, last) = (
+            due_in[0],
+            due_in[due_in.len() / 2],
+            due_in[due_in.len() - 1],
+        );
+        assert!(
+            first < Duration::from_secs(30),
+            "the earliest is due in {first:?}"
+        );
+        assert!(
+            (Duration::from_secs(200)..Duration::from_secs(400)).contains(&median),
+            "half are due within {median:?}"
+        );
+        assert!(
+            last > Duration::from_secs(570) && last <= interval,
+            "the latest in {last:?}"
+        );
+        assert!(
+            r.due("team-b/new", interval, false),
+            "a new object is checked now"
+        );
+    }
+
+    #[test]
+    fn what_an_object_asks_is_new_on_the_first_pass_then_only_when_it_changes() {
+        let r = Rechecks::default();
+        assert_eq!(r.asked_since_last_pass("a", 1), Asked::FirstPass);
+        assert_eq!(r.asked_since_last_pass("a", 1), Asked::Same);
+        assert_eq!(
+            r.asked_since_last_pass("b", 1),
+            Asked::FirstPass,
+            "per object"
+        );
+        assert_eq!(r.asked_since_last_pass("a", 2), Asked::Changed);
+        r.forget("a");
+        assert_eq!(r.asked_since_last_pass("a", 2), Asked::FirstPass);
     }
 }

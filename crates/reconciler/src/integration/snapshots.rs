@@ -9,6 +9,7 @@
 //! it directly, as before).
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -167,6 +168,9 @@ struct Region {
     /// When a refresh last saw an integration change, or the operator last changed one.
     last_change: Mutex<Option<Instant>>,
     kick: Notify,
+    /// The poller's first read is over (published or failed); `first_read` wakes those who waited for it.
+    first_read_over: AtomicBool,
+    first_read: Notify,
 }
 
 impl Snapshots {
@@ -203,6 +207,24 @@ impl Snapshots {
         self.connected.get()?;
         let too_old = self.refresh.read().slow * 2;
         self.region(c).lookup(stored_arn, name, object, too_old)
+    }
+
+    /// Waits, at most [`timing::FIRST_SNAPSHOT_WAIT`], for the first read of `c`'s region and identity while it
+    /// is under way (starting the poller if need be). A pass that would take its integration from the
+    /// snapshot calls this first: after a restart, a fleet's first passes would otherwise find no snapshot
+    /// yet and each describe its integration directly. After a failed first read it does not wait.
+    pub async fn first_read(&self, c: &Arc<Clients>) {
+        if self.connected.get().is_none() {
+            return;
+        }
+        let region = self.region(c);
+        let over = region.first_read.notified();
+        tokio::pin!(over);
+        // Registered before the check, so a read that ends in between still wakes it.
+        over.as_mut().enable();
+        if !region.first_read_over.load(Ordering::Acquire) {
+            let _ = tokio::time::timeout(timing::FIRST_SNAPSHOT_WAIT, over).await;
+        }
     }
 
     /// The operator changed (created, modified, tagged, deleted) the integration known by these keys: passes
@@ -351,7 +373,12 @@ async fn poll(
                     m.refreshed(&c.region);
                 }
                 let woken = publish(&region, integrations, started, &wakers, &cluster);
-                debug!(region = %c.region, woken, "integration snapshot refreshed");
+                debug!(
+                    region = %c.region,
+                    woken,
+                    took_ms = started.elapsed().as_millis() as u64,
+                    "integration snapshot refreshed"
+                );
                 let snapshot = region.snapshot.read();
                 let in_transition = snapshot.as_ref().is_some_and(|s| {
                     s.by_arn.values().any(|i| {
@@ -376,6 +403,9 @@ async fn poll(
                 true
             }
         };
+        if !region.first_read_over.swap(true, Ordering::AcqRel) {
+            region.first_read.notify_waiters();
+        }
         if wakers.closed() {
             return;
         }

@@ -533,6 +533,88 @@ async fn a_second_tenants_integration_takes_the_shared_group_target_and_policy_f
     assert_eq!(sim.mutating_calls(), 2, "two creates, nothing else to fix");
 }
 
+/// An operator restart (a rollout, a new leader) over two teams' Ready integrations: each object's first pass
+/// in the new process takes its integration from one shared read, checks nothing else yet (the full checks
+/// are spread over the drift interval) and writes nothing. Before, every object described its integration
+/// itself and re-read its source, parameter group, target and policy past every cache.
+#[tokio::test]
+async fn a_restarted_operator_reads_two_teams_ready_integrations_from_one_page_and_writes_nothing()
+{
+    let sim = sim_with(fleet_estate(&["team-a", "team-b"])).await;
+    let api = FakeApi::default();
+    let path = |tenant: &str| {
+        path_of(
+            "zeroetl.dev/v1alpha1",
+            "zeroetlintegrations",
+            tenant,
+            "orders",
+        )
+    };
+    let pass = |ctx: &Arc<Context>, tenant: &str| {
+        let obj: ZeroEtlIntegration = api.get(&path(tenant)).expect("stored");
+        integration::reconcile(Arc::new(obj), ctx.clone())
+    };
+    let first_process = context(&api, &sim);
+    for tenant in ["team-a", "team-b"] {
+        api.put(
+            &path(tenant),
+            &json!({
+                "apiVersion": "zeroetl.dev/v1alpha1", "kind": "ZeroEtlIntegration",
+                "metadata": {"name": "orders", "namespace": tenant, "generation": 1},
+                "spec": {"source": {"dbClusterIdentifier": format!("fleet-{tenant}")},
+                         "target": {"namespaceArn": ANALYTICS_NS}},
+            }),
+        );
+        let started = Instant::now();
+        while !ready(api.get(&path(tenant)).as_ref()) {
+            pass(&first_process, tenant)
+                .await
+                .expect("the pass ends without a controller error");
+            assert!(started.elapsed() < DEADLINE, "{tenant} never Ready");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    // The restarted process: new memory, its integration snapshot wired as the controller wires it.
+    let restarted = context(&api, &sim);
+    let (waker, _woken) = tokio::sync::mpsc::unbounded_channel();
+    restarted.shared.snapshots.connect(
+        None,
+        waker,
+        &restarted.config.cluster_name,
+        integration::snapshots::Refresh::default(),
+        restarted.metrics.clone(),
+    );
+    let before = sim.counts();
+    api.clear_requests();
+    for tenant in ["team-a", "team-b"] {
+        pass(&restarted, tenant)
+            .await
+            .expect("the pass ends without a controller error");
+        assert!(
+            ready(api.get(&path(tenant)).as_ref()),
+            "{tenant} still Ready"
+        );
+    }
+    let calls: std::collections::BTreeMap<String, u64> = sim
+        .counts()
+        .into_iter()
+        .map(|(op, n)| (op.clone(), n - before.get(&op).copied().unwrap_or(0)))
+        .filter(|(_, n)| *n > 0)
+        .collect();
+    assert_eq!(
+        calls,
+        [("rds:DescribeIntegrations".to_string(), 1)].into(),
+        "one page for both teams, nothing else"
+    );
+    let writes: Vec<String> = api
+        .requests()
+        .into_iter()
+        .filter(|r| !r.starts_with("GET"))
+        .collect();
+    assert!(writes.is_empty(), "no write and no event: {writes:#?}");
+}
+
 /// Becoming Ready the first time is no event (the Ready condition says it); becoming Ready after a warning
 /// is, so that `kubectl describe` shows the trouble ending as well as starting.
 #[tokio::test]

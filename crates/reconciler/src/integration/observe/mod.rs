@@ -27,7 +27,7 @@ use crate::aws::{Clients, Identity};
 use crate::error::{Error, Result};
 use crate::k8s::identity;
 use crate::ownership::{self, Owner};
-use crate::rechecks;
+use crate::rechecks::{self, Asked};
 use crate::shared::Shared;
 use crate::Context;
 
@@ -103,13 +103,22 @@ pub async fn observe(obj: &ZeroEtlIntegration, ctx: &Context) -> Result<Observat
     let target_clients = ctx.aws.clients(&target_region, &target_identity).await?;
 
     let uid = obj.uid().unwrap_or_default();
-    let fresh = ctx.rechecks.asked_anew(&uid, rechecks::asked(obj));
-    let reported = obj
-        .status
-        .as_ref()
-        .is_some_and(|s| s.observed_generation.is_some());
+    let observed_generation = obj.status.as_ref().and_then(|s| s.observed_generation);
+    let reported = observed_generation.is_some();
+    // Reported at this generation by an earlier process: on its first pass here (an operator restart, a
+    // new leader) nobody asked anything new, and a fleet read afresh at once would be a describe per object
+    // with every shared cache bypassed.
+    let known = reported && observed_generation == obj.metadata.generation;
+    let fresh = match ctx
+        .rechecks
+        .asked_since_last_pass(&uid, rechecks::asked(obj))
+    {
+        Asked::Changed => true,
+        Asked::Same => false,
+        Asked::FirstPass => !known,
+    };
     let look = Look {
-        full: ctx.rechecks.due(&uid, ctx.config.drift_interval) || fresh,
+        full: ctx.rechecks.due(&uid, ctx.config.drift_interval, known) || fresh,
         fresh,
         shared_fresh: fresh && reported,
     };
@@ -158,6 +167,9 @@ pub async fn observe_aws(
     let name = obj.aws_name();
     let object = ObjectRef::from_obj(obj);
     let stored = status.integration_arn.as_deref();
+    if !look.fresh {
+        seen.shared.snapshots.first_read(&seen.source_clients).await;
+    }
     let from_snapshot = seen
         .shared
         .snapshots
