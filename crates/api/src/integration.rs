@@ -270,7 +270,8 @@ pub struct ReplicationStatus {
     /// PendingDbConnectState, SchemaDiscoveryState, CdcRefreshState or ErrorState.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<String>,
-    /// Replication lag in milliseconds.
+    /// Replication lag in milliseconds, as read with the other figures. A lag that stays within its order
+    /// of magnitude (under 1 s, 10 s, 1 min, 10 min) is not written again until the figures are.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lag_ms: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

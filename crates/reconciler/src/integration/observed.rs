@@ -127,6 +127,20 @@ pub struct ReplicationState {
     pub wanted_database_exists: Option<bool>,
 }
 
+/// A replication lag as a reader weighs it: its order of magnitude. A live replication's lag differs on every
+/// read; within its band that is no news, and writing it each time would cost a status write per integration
+/// per full check.
+pub fn lag_band(lag_ms: Option<i64>) -> &'static str {
+    match lag_ms {
+        None => "unknown",
+        Some(..1_000) => "under 1 s",
+        Some(..10_000) => "under 10 s",
+        Some(..60_000) => "under 1 min",
+        Some(..600_000) => "under 10 min",
+        Some(_) => "10 min or more",
+    }
+}
+
 /// Where the target namespace comes from.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum TargetRef {

@@ -8,7 +8,7 @@ use zeroetl_api::integration::{
 };
 
 use super::apply::Applied;
-use super::observed::ReplicationState;
+use super::observed::{lag_band, ReplicationState};
 use super::plan::{DeletePlan, Plan};
 use crate::verification;
 
@@ -73,15 +73,23 @@ pub fn after_pass(
 
 /// What a replication read leaves in the status. `checkedAt` follows the rule of verification times: it
 /// moves with the figures, or at most hourly while they stay the same, since every full check of every active
-/// integration reads them and a new time alone would cost a status write per object each time.
+/// integration reads them and a new time alone would cost a status write per object each time. The lag
+/// counts as changed only when its band does ([`lag_band`]); it is written as read whenever the status is
+/// written anyway.
 fn replication(
     current: Option<&ReplicationStatus>,
     read: &ReplicationState,
     now: DateTime<Utc>,
 ) -> ReplicationStatus {
+    let recorded_lag = current.and_then(|c| c.lag_ms);
+    let lag_ms = if lag_band(recorded_lag) == lag_band(read.lag_ms) {
+        recorded_lag
+    } else {
+        read.lag_ms
+    };
     let mut next = ReplicationStatus {
         state: read.state.clone(),
-        lag_ms: read.lag_ms,
+        lag_ms,
         tables_replicated: read.tables_replicated,
         tables_failed: read.tables_failed,
         failed_tables: read
@@ -97,6 +105,9 @@ fn replication(
     let same_figures = current == Some(&next);
     next.checked_at =
         verification::recorded_after(next.checked_at.as_deref(), true, same_figures, now);
+    if next.checked_at != current.and_then(|c| c.checked_at.clone()) {
+        next.lag_ms = read.lag_ms;
+    }
     next
 }
 
@@ -136,8 +147,8 @@ mod tests {
         let later = first + chrono::Duration::minutes(10);
         assert_eq!(replication(Some(&written), &read(5), later), written);
         // Different figures are written with their time.
-        let changed = replication(Some(&written), &read(900), later);
-        assert_eq!(changed.lag_ms, Some(900));
+        let changed = replication(Some(&written), &read(1_900), later);
+        assert_eq!(changed.lag_ms, Some(1_900));
         assert_eq!(changed.checked_at.as_deref(), Some("2026-12-03T10:10:00Z"));
         // The same figures an hour on: the time is refreshed.
         let hour = first + chrono::Duration::minutes(61);
@@ -145,6 +156,34 @@ mod tests {
         assert_eq!(
             refreshed.checked_at.as_deref(),
             Some("2026-12-03T11:01:00Z")
+        );
+    }
+
+    /// Two teams' live replications, read at every full check: team A's lag wanders within seconds, which is
+    /// no write; team B's falls minutes behind, which is. An hour on, team A's written anyway, carries the
+    /// lag as read then.
+    #[test]
+    fn a_lag_that_stays_in_its_band_is_no_write_and_one_that_leaves_it_is() {
+        let first = Utc.with_ymd_and_hms(2026, 12, 3, 10, 0, 0).unwrap();
+        let (team_a, team_b) = (
+            replication(None, &read(1_200), first),
+            replication(None, &read(2_500), first),
+        );
+        let later = first + chrono::Duration::minutes(10);
+        assert_eq!(
+            replication(Some(&team_a), &read(3_400), later),
+            team_a,
+            "team A: 1.2 s then 3.4 s, both under 10 s"
+        );
+        let behind = replication(Some(&team_b), &read(95_000), later);
+        assert_eq!(behind.lag_ms, Some(95_000), "team B: under 10 min now");
+        assert_eq!(behind.checked_at.as_deref(), Some("2026-12-03T10:10:00Z"));
+
+        let hour = first + chrono::Duration::minutes(61);
+        let refreshed = replication(Some(&team_a), &read(4_100), hour);
+        assert_eq!(
+            (refreshed.lag_ms, refreshed.checked_at.as_deref()),
+            (Some(4_100), Some("2026-12-03T11:01:00Z"))
         );
     }
 }

@@ -10,7 +10,7 @@ use aws_sdk_rds::types::IntegrationStatus;
 use super::actions::{Action, CreateDatabase};
 use super::{reasons, Input, Step};
 use crate::aws::data_api::DataApiTarget;
-use crate::integration::observed::{AwsIntegration, Observed};
+use crate::integration::observed::{lag_band, AwsIntegration, Observed};
 use crate::integration::source_params::Engine;
 use crate::timing;
 use crate::warehouse::{self, Warehouse};
@@ -57,8 +57,8 @@ pub(super) fn plan_replication(input: &Input, ours: Option<&AwsIntegration>) -> 
     };
     let failed = r.tables_failed.unwrap_or(0);
     let counts = format!(
-        "lag {} ms, {} tables replicated, {failed} failed",
-        r.lag_ms.unwrap_or(0),
+        "lag {}, {} tables replicated, {failed} failed",
+        lag_band(r.lag_ms),
         r.tables_replicated.unwrap_or(0)
     );
     let state = r.state.clone().unwrap_or_default();

@@ -1384,7 +1384,11 @@ fn an_integration_deleted_outside_with_its_grant_removed_is_reported_not_active(
 // ----- replication and the database's binding ----------------------------------------------------------
 
 fn replicating(target_database: Option<&str>, taken: Option<bool>) -> Observed<ReplicationState> {
-    Observed::Seen(ReplicationState {
+    Observed::Seen(replicated_state(target_database, taken))
+}
+
+fn replicated_state(target_database: Option<&str>, taken: Option<bool>) -> ReplicationState {
+    ReplicationState {
         target_database: target_database.map(str::to_string),
         state: Some(
             if target_database.is_some() {
@@ -1399,7 +1403,28 @@ fn replicating(target_database: Option<&str>, taken: Option<bool>) -> Observed<R
         tables_failed: Some(0),
         failed_tables: Vec::new(),
         wanted_database_exists: taken,
-    })
+    }
+}
+
+/// The Replicating message names the lag's band, not its milliseconds: a lag that wanders within seconds
+/// between full checks leaves the condition as it was (no status write), one that falls behind changes it.
+#[test]
+fn the_replicating_message_moves_with_the_lags_band_only() {
+    let message_at = |lag_ms: i64| {
+        let mut c = Case::fresh();
+        c.integration = Some(aws_integration("active"));
+        c.replication = Observed::Seen(ReplicationState {
+            lag_ms: Some(lag_ms),
+            ..replicated_state(Some("orders"), None)
+        });
+        condition(&c.plan(), "Replicating").message.clone()
+    };
+    assert_eq!(message_at(1_200), message_at(3_400));
+    assert_eq!(
+        message_at(3_400),
+        "CdcRefreshState, lag under 10 s, 3 tables replicated, 0 failed"
+    );
+    assert_ne!(message_at(3_400), message_at(95_000));
 }
 
 #[test]
