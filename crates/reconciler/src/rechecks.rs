@@ -52,7 +52,8 @@ pub fn asked<K: kube::Resource>(obj: &K) -> u64 {
 }
 
 impl Rechecks {
-    /// Whether the full check of `uid` is due; if so it counts as done now (the caller is about to do it).
+    /// Whether the full check of `uid` is due; if so it counts as done now (the caller is about to do it), and
+    /// the next one is due after a random 80 to 100% of `interval`.
     /// An object this process has not checked yet is due now, unless it is `known`: its status already
     /// reports its generation, so this is an operator restart or a new leader, not a new object. Then its
     /// first check falls at a random point of the next `interval`: 5,000 objects checked in full at once
@@ -72,7 +73,10 @@ impl Rechecks {
             }
             None => {}
         }
-        last.insert(uid.to_string(), now);
+        // Recorded up to a fifth of an interval early, so the next check comes after 80 to 100% of it: a fleet
+        // created in one ramp would otherwise be checked in full in the same minute of every interval.
+        let early = interval.mul_f64(rand::rng().random_range(0.0..0.2));
+        last.insert(uid.to_string(), now.checked_sub(early).unwrap_or(now));
         true
     }
 
@@ -180,6 +184,44 @@ mod tests {
         assert!(
             r.due("team-b/new", interval, false),
             "a new object is checked now"
+        );
+    }
+
+    /// Two teams' 1,000 new objects each, checked in the same instant: their next checks spread over the last
+    /// fifth of the interval instead of all falling due together, and none comes later than the interval.
+    #[test]
+    fn objects_checked_together_are_due_again_spread_over_the_last_fifth_of_the_interval() {
+        let r = Rechecks::default();
+        let interval = Duration::from_secs(600);
+        let objects: Vec<String> = ["team-a", "team-b"]
+            .iter()
+            .flat_map(|team| (0..1000).map(move |i| format!("{team}/{i}")))
+            .collect();
+        for uid in &objects {
+            assert!(
+                r.due(uid, interval, false),
+                "{uid}: a new object is checked now"
+            );
+        }
+        let now = Instant::now();
+        let due_in: Vec<Duration> = {
+            let last = r.last.lock();
+            objects
+                .iter()
+                .map(|uid| (last[uid] + interval).saturating_duration_since(now))
+                .collect()
+        };
+        let (earliest, latest) = (
+            due_in.iter().min().copied().unwrap(),
+            due_in.iter().max().copied().unwrap(),
+        );
+        assert!(
+            earliest >= Duration::from_secs(479) && earliest < Duration::from_secs(490),
+            "the earliest is due in {earliest:?}"
+        );
+        assert!(
+            latest > Duration::from_secs(590) && latest <= interval,
+            "the latest in {latest:?}"
         );
     }
 

@@ -10,6 +10,7 @@ use std::time::Duration;
 pub const READY_RECHECK: Duration = Duration::from_secs(300);
 /// A Ready object's prerequisites (source parameters, target policy and case sensitivity, replication) are
 /// checked in full again this often by default (`--drift-interval`): hand edits in AWS are found within it.
+/// Each object's next check comes after a random 80 to 100% of it, so a fleet's checks spread out.
 pub const DRIFT_RECHECK_DEFAULT: Duration = Duration::from_secs(600);
 /// A stalled object whose cause lies outside the spec (a reboot to do, a failed integration, a policy) is
 /// looked at this often, so a fix made outside the operator shows up without a spec change.
