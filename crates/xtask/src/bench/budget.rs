@@ -86,27 +86,61 @@ impl Distinct {
         self.integrations.div_ceil(100) as u64
     }
 
-    /// The most calls `budget` may make over `refreshes` refreshes; `in_transition` integrations may each
-    /// be described once more on their own; `creates` integrations are created. `None`: not judged.
-    pub fn allowance(
-        &self,
-        budget: Budget,
-        refreshes: f64,
-        in_transition: usize,
-        creates: usize,
-    ) -> Option<f64> {
-        let per_refresh = |n: usize| Some(refreshes * n as f64);
+    /// The most calls `budget` may make in a phase; `None`: not judged.
+    pub fn allowance(&self, budget: Budget, allowed: Allowed) -> Option<f64> {
+        let shared = |n: usize| Some(allowed.shared_reads * n as f64);
         match budget {
-            Budget::CreateIntegration => Some(creates as f64),
-            Budget::IntegrationList => Some(refreshes * self.pages() as f64 + in_transition as f64),
-            Budget::Source => per_refresh(self.sources),
+            Budget::CreateIntegration => Some(allowed.creates as f64),
+            Budget::IntegrationList => {
+                Some(allowed.refreshes * self.pages() as f64 + allowed.in_transition as f64)
+            }
+            Budget::Source => shared(self.sources),
             // One read of a parameter group is two calls (the group, for its family, and its parameters), as
             // one read of a target is two (its namespace and its workgroup).
-            Budget::ParameterGroup => per_refresh(2 * self.parameter_groups),
-            Budget::Target => per_refresh(2 * self.targets),
-            Budget::Policy => per_refresh(self.targets),
+            Budget::ParameterGroup => shared(2 * self.parameter_groups),
+            Budget::Target => shared(2 * self.targets),
+            Budget::Policy => shared(self.targets),
             Budget::ConnectionCheck => None,
             Budget::Unexpected => Some(0.0),
+        }
+    }
+}
+
+/// What a phase may spend.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Allowed {
+    /// Fleet refreshes: ceil(N/100) DescribeIntegrations pages each.
+    pub refreshes: f64,
+    /// How often each distinct source, parameter group, target and policy may be read: once per refresh
+    /// while objects converge; in a steady state, once per shared-read TTL across the full checks, which
+    /// are spread over the drift interval rather than made all at once.
+    pub shared_reads: f64,
+    /// Integrations that may each be described once more on their own.
+    pub in_transition: usize,
+    /// Integrations created.
+    pub creates: usize,
+}
+
+impl Allowed {
+    /// One read of everything per refresh.
+    pub fn per_refresh(refreshes: f64) -> Allowed {
+        Allowed {
+            refreshes,
+            shared_reads: refreshes,
+            ..Allowed::default()
+        }
+    }
+
+    /// A steady phase of `window`: shared reads once per refresh, or once per `ttl` when that allows more.
+    pub fn steady(
+        refreshes: f64,
+        window: std::time::Duration,
+        ttl: std::time::Duration,
+    ) -> Allowed {
+        let per_ttl = (window.as_secs_f64() / ttl.as_secs_f64().max(1e-9)).ceil();
+        Allowed {
+            shared_reads: refreshes.max(per_ttl),
+            ..Allowed::per_refresh(refreshes)
         }
     }
 }
@@ -174,6 +208,7 @@ impl Writes {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     #[test]
     fn operations_fall_into_their_budgets() {
@@ -196,23 +231,50 @@ mod tests {
             targets: 2,
         };
         assert_eq!(fleet.pages(), 10);
+        let ramp = Allowed {
+            in_transition: 1000,
+            creates: 1000,
+            ..Allowed::per_refresh(3.0)
+        };
+        assert_eq!(fleet.allowance(Budget::IntegrationList, ramp), Some(1030.0));
         assert_eq!(
-            fleet.allowance(Budget::IntegrationList, 3.0, 1000, 0),
-            Some(1030.0)
-        );
-        assert_eq!(fleet.allowance(Budget::Policy, 2.0, 0, 0), Some(4.0));
-        // One read of the one group per refresh: the group and its parameters, two calls.
-        assert_eq!(
-            fleet.allowance(Budget::ParameterGroup, 1.0, 0, 0),
-            Some(2.0)
-        );
-        assert_eq!(fleet.allowance(Budget::Target, 2.0, 0, 0), Some(8.0));
-        assert_eq!(
-            fleet.allowance(Budget::CreateIntegration, 5.0, 0, 1000),
+            fleet.allowance(Budget::CreateIntegration, ramp),
             Some(1000.0)
         );
-        assert_eq!(fleet.allowance(Budget::Unexpected, 9.0, 9, 9), Some(0.0));
-        assert_eq!(fleet.allowance(Budget::ConnectionCheck, 1.0, 0, 0), None);
+        assert_eq!(
+            fleet.allowance(Budget::Policy, Allowed::per_refresh(2.0)),
+            Some(4.0)
+        );
+        // One read of the one group per refresh: the group and its parameters, two calls.
+        assert_eq!(
+            fleet.allowance(Budget::ParameterGroup, Allowed::per_refresh(1.0)),
+            Some(2.0)
+        );
+        assert_eq!(
+            fleet.allowance(Budget::Target, Allowed::per_refresh(2.0)),
+            Some(8.0)
+        );
+        assert_eq!(fleet.allowance(Budget::Unexpected, ramp), Some(0.0));
+        assert_eq!(fleet.allowance(Budget::ConnectionCheck, ramp), None);
+    }
+
+    /// A 630 s steady window with two refreshes: full checks spread over the drift interval may read a shared
+    /// thing once per 60 s TTL (11 times), not only twice; the describes stay bound to the refreshes.
+    #[test]
+    fn a_steady_window_allows_shared_reads_once_per_ttl() {
+        let fleet = Distinct {
+            integrations: 1000,
+            sources: 1000,
+            parameter_groups: 1,
+            targets: 1,
+        };
+        let steady = Allowed::steady(2.0, Duration::from_secs(630), Duration::from_secs(60));
+        assert_eq!(fleet.allowance(Budget::Policy, steady), Some(11.0));
+        assert_eq!(fleet.allowance(Budget::ParameterGroup, steady), Some(22.0));
+        assert_eq!(fleet.allowance(Budget::IntegrationList, steady), Some(20.0));
+        // A short window keeps one read per refresh.
+        let short = Allowed::steady(2.0, Duration::from_secs(60), Duration::from_secs(60));
+        assert_eq!(fleet.allowance(Budget::Policy, short), Some(2.0));
     }
 
     #[test]

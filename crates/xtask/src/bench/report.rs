@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use super::budget::{by_budget, Distinct};
+use super::budget::{by_budget, Allowed, Distinct};
 use super::snapshot::{Phase, AWS_CALLS_COUNTER, REFRESH_COUNTER};
 use super::stats::{latency, secs, Spread};
 
@@ -144,16 +144,13 @@ impl Report {
         }
     }
 
-    /// AWS calls of a phase by budget and operation, judged against the allowance for `refreshes`
-    /// refreshes (`scale` multiplies the counts first: a window's calls extrapolated to one refresh).
-    #[allow(clippy::too_many_arguments)]
+    /// AWS calls of a phase by budget and operation, judged against what the phase was `allowed` (`scale`
+    /// multiplies the counts first: a window's calls extrapolated to one refresh).
     pub fn aws_budget(
         &mut self,
         phase: &Phase,
         fleet: &Distinct,
-        refreshes: f64,
-        in_transition: usize,
-        creates: usize,
+        allowed: Allowed,
         objects: usize,
         scale: f64,
     ) {
@@ -165,7 +162,7 @@ impl Report {
             let total: u64 = operations.iter().map(|(_, n)| n).sum();
             let scaled = total as f64 * scale;
             let per_object = scaled / objects.max(1) as f64;
-            let allowance = fleet.allowance(budget, refreshes, in_transition, creates);
+            let allowance = fleet.allowance(budget, allowed);
             let figure = format!(
                 "  {:<44} {:>10.0} {:>11.2} {:>11}",
                 budget.label(),
