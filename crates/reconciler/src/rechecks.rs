@@ -139,31 +139,39 @@ mod tests {
         assert!(r.due("a", every, false));
     }
 
+    fn two_teams_of_a_thousand() -> Vec<String> {
+        ["team-a", "team-b"]
+            .iter()
+            .flat_map(|team| (0..1000).map(move |i| format!("{team}/{i}")))
+            .collect()
+    }
+
+    /// How long until each object's next full check is due, soonest first.
+    fn due_in(r: &Rechecks, objects: &[String], interval: Duration) -> Vec<Duration> {
+        let now = Instant::now();
+        let last = r.last.lock();
+        let mut due: Vec<Duration> = objects
+            .iter()
+            .map(|uid| (last[uid] + interval).saturating_duration_since(now))
+            .collect();
+        due.sort();
+        due
+    }
+
     /// After a restart, two teams' 1,000 objects each: none is checked on its first pass, and their checks
     /// fall across the whole interval, not at its end; a new object of either team is checked at once.
     #[test]
     fn after_a_restart_known_objects_spread_their_first_full_check_over_the_interval() {
         let r = Rechecks::default();
         let interval = Duration::from_secs(600);
-        let objects: Vec<String> = ["team-a", "team-b"]
-            .iter()
-            .flat_map(|team| (0..1000).map(move |i| format!("{team}/{i}")))
-            .collect();
+        let objects = two_teams_of_a_thousand();
         for uid in &objects {
             assert!(
                 !r.due(uid, interval, true),
                 "{uid} checked on its first pass"
             );
         }
-        let now = Instant::now();
-        let mut due_in: Vec<Duration> = {
-            let last = r.last.lock();
-            objects
-                .iter()
-                .map(|uid| (last[uid] + interval).saturating_duration_since(now))
-                .collect()
-        };
-        due_in.sort();
+        let due_in = due_in(&r, &objects, interval);
         let (first, median, last) = (
             due_in[0],
             due_in[due_in.len() / 2],
@@ -193,28 +201,15 @@ mod tests {
     fn objects_checked_together_are_due_again_spread_over_the_last_fifth_of_the_interval() {
         let r = Rechecks::default();
         let interval = Duration::from_secs(600);
-        let objects: Vec<String> = ["team-a", "team-b"]
-            .iter()
-            .flat_map(|team| (0..1000).map(move |i| format!("{team}/{i}")))
-            .collect();
+        let objects = two_teams_of_a_thousand();
         for uid in &objects {
             assert!(
                 r.due(uid, interval, false),
                 "{uid}: a new object is checked now"
             );
         }
-        let now = Instant::now();
-        let due_in: Vec<Duration> = {
-            let last = r.last.lock();
-            objects
-                .iter()
-                .map(|uid| (last[uid] + interval).saturating_duration_since(now))
-                .collect()
-        };
-        let (earliest, latest) = (
-            due_in.iter().min().copied().unwrap(),
-            due_in.iter().max().copied().unwrap(),
-        );
+        let due_in = due_in(&r, &objects, interval);
+        let (earliest, latest) = (due_in[0], due_in[due_in.len() - 1]);
         assert!(
             earliest >= Duration::from_secs(479) && earliest < Duration::from_secs(490),
             "the earliest is due in {earliest:?}"

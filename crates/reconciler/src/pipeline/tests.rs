@@ -452,30 +452,38 @@ fn fleet_estate(tenants: &[&str]) -> aws_sim::Estate {
     estate
 }
 
+/// Where a tenant's "orders" integration of the fleet estate is stored.
+fn fleet_integration_path(tenant: &str) -> String {
+    path_of(
+        "zeroetl.dev/v1alpha1",
+        "zeroetlintegrations",
+        tenant,
+        "orders",
+    )
+}
+
+/// A tenant's "orders" integration from its own fleet source into the shared analytics namespace.
+fn put_fleet_integration(api: &FakeApi, tenant: &str) {
+    api.put(
+        &fleet_integration_path(tenant),
+        &json!({
+            "apiVersion": "zeroetl.dev/v1alpha1", "kind": "ZeroEtlIntegration",
+            "metadata": {"name": "orders", "namespace": tenant, "generation": 1},
+            "spec": {"source": {"dbClusterIdentifier": format!("fleet-{tenant}")},
+                     "target": {"namespaceArn": ANALYTICS_NS}},
+        }),
+    );
+}
+
 #[tokio::test]
 async fn a_second_tenants_integration_takes_the_shared_group_target_and_policy_from_the_first_read()
 {
     let sim = sim_with(fleet_estate(&["team-a", "team-b"])).await;
     let api = FakeApi::default();
     let ctx = context(&api, &sim);
-    let path = |tenant: &str| {
-        path_of(
-            "zeroetl.dev/v1alpha1",
-            "zeroetlintegrations",
-            tenant,
-            "orders",
-        )
-    };
+    let path = fleet_integration_path;
     for tenant in ["team-a", "team-b"] {
-        api.put(
-            &path(tenant),
-            &json!({
-                "apiVersion": "zeroetl.dev/v1alpha1", "kind": "ZeroEtlIntegration",
-                "metadata": {"name": "orders", "namespace": tenant, "generation": 1},
-                "spec": {"source": {"dbClusterIdentifier": format!("fleet-{tenant}")},
-                         "target": {"namespaceArn": ANALYTICS_NS}},
-            }),
-        );
+        put_fleet_integration(&api, tenant);
     }
     let until_ready = |tenant: &'static str| {
         let (api, ctx) = (&api, &ctx);
@@ -542,29 +550,14 @@ async fn a_restarted_operator_reads_two_teams_ready_integrations_from_one_page_a
 {
     let sim = sim_with(fleet_estate(&["team-a", "team-b"])).await;
     let api = FakeApi::default();
-    let path = |tenant: &str| {
-        path_of(
-            "zeroetl.dev/v1alpha1",
-            "zeroetlintegrations",
-            tenant,
-            "orders",
-        )
-    };
+    let path = fleet_integration_path;
     let pass = |ctx: &Arc<Context>, tenant: &str| {
         let obj: ZeroEtlIntegration = api.get(&path(tenant)).expect("stored");
         integration::reconcile(Arc::new(obj), ctx.clone())
     };
     let first_process = context(&api, &sim);
     for tenant in ["team-a", "team-b"] {
-        api.put(
-            &path(tenant),
-            &json!({
-                "apiVersion": "zeroetl.dev/v1alpha1", "kind": "ZeroEtlIntegration",
-                "metadata": {"name": "orders", "namespace": tenant, "generation": 1},
-                "spec": {"source": {"dbClusterIdentifier": format!("fleet-{tenant}")},
-                         "target": {"namespaceArn": ANALYTICS_NS}},
-            }),
-        );
+        put_fleet_integration(&api, tenant);
         let started = Instant::now();
         while !ready(api.get(&path(tenant)).as_ref()) {
             pass(&first_process, tenant)

@@ -383,20 +383,11 @@ fn steady(r: &mut Report, m: &Measured, fleet: &Distinct) {
         m.shape.integrations,
         scale,
     );
-    let writes = phase.writes.operator_total();
-    r.judged(
-        format!("Kubernetes writes by the operator in the window: {writes}"),
-        writes == 0,
-        "= 0",
-    );
-    r.k8s_writes(phase, 1.0);
-    r.operator_metrics(phase);
-    r.cpu(phase);
+    no_writes(r, phase, "Kubernetes writes by the operator in the window");
 }
 
-/// A restart costs what a refresh costs: the fleet's pages, each distinct shared thing read at most once per
-/// refresh, no describe of its own per object and no write (the status already says what the new process
-/// sees).
+/// A restart costs what a steady window costs: the fleet's pages, shared things through their caches, no
+/// describe of its own per object and no write (the status already says what the new process sees).
 fn restart(r: &mut Report, restarted: &Restart, fleet: &Distinct) {
     let phase = &restarted.phase;
     r.section(
@@ -420,12 +411,14 @@ fn restart(r: &mut Report, restarted: &Restart, fleet: &Distinct) {
         fleet.integrations,
         1.0,
     );
+    no_writes(r, phase, "Kubernetes writes by the operator");
+}
+
+/// The end of a phase in which nothing needed writing: its writes judged against 0, the operator's metrics
+/// and the CPU.
+fn no_writes(r: &mut Report, phase: &Phase, what: &str) {
     let writes = phase.writes.operator_total();
-    r.judged(
-        format!("Kubernetes writes by the operator: {writes}"),
-        writes == 0,
-        "= 0",
-    );
+    r.judged(format!("{what}: {writes}"), writes == 0, "= 0");
     r.k8s_writes(phase, 1.0);
     r.operator_metrics(phase);
     r.cpu(phase);
