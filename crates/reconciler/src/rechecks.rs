@@ -61,23 +61,17 @@ impl Rechecks {
     pub fn due(&self, uid: &str, interval: Duration, known: bool) -> bool {
         let mut last = self.last.lock();
         let now = Instant::now();
-        match last.get(uid) {
+        let (due, back) = match last.get(uid) {
             Some(at) if now.duration_since(*at) < interval => return false,
-            Some(_) => {}
-            None if known => {
-                let wait = interval.mul_f64(rand::rng().random_range(0.0..1.0));
-                // "Checked" as long ago as leaves `wait` until the next check.
-                let as_if_checked = now.checked_sub(interval - wait).unwrap_or(now);
-                last.insert(uid.to_string(), as_if_checked);
-                return false;
-            }
-            None => {}
-        }
-        // Recorded up to a fifth of an interval early, so the next check comes after 80 to 100% of it: a fleet
-        // created in one ramp would otherwise be checked in full in the same minute of every interval.
-        let early = interval.mul_f64(rand::rng().random_range(0.0..0.2));
-        last.insert(uid.to_string(), now.checked_sub(early).unwrap_or(now));
-        true
+            // As if checked at a random point of the last interval: the first check here falls at a random
+            // point of the next.
+            None if known => (false, interval.mul_f64(rand::rng().random_range(0.0..1.0))),
+            // Recorded up to a fifth of an interval early, so the next check comes after 80 to 100% of it: a
+            // fleet created in one ramp would otherwise be checked in full in the same minute of every interval.
+            _ => (true, interval.mul_f64(rand::rng().random_range(0.0..0.2))),
+        };
+        last.insert(uid.to_string(), now.checked_sub(back).unwrap_or(now));
+        due
     }
 
     /// What the object asks compared with its last pass in this process (see [`asked`]).

@@ -168,7 +168,7 @@ struct Region {
     /// When a refresh last saw an integration change, or the operator last changed one.
     last_change: Mutex<Option<Instant>>,
     kick: Notify,
-    /// The poller's first read is over (published or failed); `first_read` wakes those who waited for it.
+    /// The poller's first read is over (published or failed); `first_read` wakes the passes waiting for it.
     first_read_over: AtomicBool,
     first_read: Notify,
 }
@@ -197,34 +197,24 @@ impl Snapshots {
     /// The integration by stored ARN, then by name, from the snapshot of `c`'s region and identity; `None`
     /// when the snapshot cannot answer (there is none yet, or it predates the operator's own change). Records
     /// `object`'s interest, so it is woken when that integration changes.
-    pub fn find(
+    /// With `after_first_read`, it first waits (at most [`timing::FIRST_SNAPSHOT_WAIT`]) for the region's first
+    /// read while that is under way: after a restart, a fleet's first passes would otherwise find no snapshot
+    /// yet and each describe its integration directly. After a failed first read it does not wait.
+    pub async fn find(
         &self,
         c: &Arc<Clients>,
         stored_arn: Option<&str>,
         name: &str,
         object: ObjectRef<ZeroEtlIntegration>,
+        after_first_read: bool,
     ) -> Option<Option<AwsIntegration>> {
         self.connected.get()?;
-        let too_old = self.refresh.read().slow * 2;
-        self.region(c).lookup(stored_arn, name, object, too_old)
-    }
-
-    /// Waits, at most [`timing::FIRST_SNAPSHOT_WAIT`], for the first read of `c`'s region and identity while it
-    /// is under way (starting the poller if need be). A pass that would take its integration from the
-    /// snapshot calls this first: after a restart, a fleet's first passes would otherwise find no snapshot
-    /// yet and each describe its integration directly. After a failed first read it does not wait.
-    pub async fn first_read(&self, c: &Arc<Clients>) {
-        if self.connected.get().is_none() {
-            return;
-        }
         let region = self.region(c);
-        let over = region.first_read.notified();
-        tokio::pin!(over);
-        // Registered before the check, so a read that ends in between still wakes it.
-        over.as_mut().enable();
-        if !region.first_read_over.load(Ordering::Acquire) {
-            let _ = tokio::time::timeout(timing::FIRST_SNAPSHOT_WAIT, over).await;
+        if after_first_read {
+            region.wait_for_first_read().await;
         }
+        let too_old = self.refresh.read().slow * 2;
+        region.lookup(stored_arn, name, object, too_old)
     }
 
     /// The operator changed (created, modified, tagged, deleted) the integration known by these keys: passes
@@ -294,6 +284,16 @@ fn interest_keys<'a>(stored_arn: Option<&'a str>, name: &'a str) -> impl Iterato
 }
 
 impl Region {
+    async fn wait_for_first_read(&self) {
+        let over = self.first_read.notified();
+        tokio::pin!(over);
+        // Registered before the check, so a read that ends in between still wakes it.
+        over.as_mut().enable();
+        if !self.first_read_over.load(Ordering::Acquire) {
+            let _ = tokio::time::timeout(timing::FIRST_SNAPSHOT_WAIT, over).await;
+        }
+    }
+
     /// [`Snapshots::find`] in this region; `too_old`: the age past which the snapshot does not answer.
     fn lookup(
         &self,
@@ -933,17 +933,22 @@ mod tests {
         );
         // The first look starts the poller; then 100 creates (two tenants) land within a second.
         let object = |ns: &str, i: usize| ObjectRef::new(&format!("orders-{i}")).within(ns);
-        snapshots.find(&clients, None, "orders-0", object("team-a", 0));
+        snapshots
+            .find(&clients, None, "orders-0", object("team-a", 0), false)
+            .await;
         let started = Instant::now();
         for i in 0..100 {
             let name = format!("orders-{i}");
             snapshots.touched(&clients, &[name.as_str()]);
-            snapshots.find(
-                &clients,
-                None,
-                &name,
-                object(if i % 2 == 0 { "team-a" } else { "team-b" }, i),
-            );
+            snapshots
+                .find(
+                    &clients,
+                    None,
+                    &name,
+                    object(if i % 2 == 0 { "team-a" } else { "team-b" }, i),
+                    false,
+                )
+                .await;
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         let elapsed = started.elapsed();

@@ -167,13 +167,11 @@ pub async fn observe_aws(
     let name = obj.aws_name();
     let object = ObjectRef::from_obj(obj);
     let stored = status.integration_arn.as_deref();
-    if !look.fresh {
-        seen.shared.snapshots.first_read(&seen.source_clients).await;
-    }
     let from_snapshot = seen
         .shared
         .snapshots
-        .find(&seen.source_clients, stored, &name, object)
+        .find(&seen.source_clients, stored, &name, object, !look.fresh)
+        .await
         .filter(|_| !look.fresh);
     seen.integration = match from_snapshot {
         Some(found) => found,
@@ -264,7 +262,8 @@ pub async fn observe_deletion(
     let found = match ctx
         .shared
         .snapshots
-        .find(&clients, stored, &name, ObjectRef::from_obj(obj))
+        .find(&clients, stored, &name, ObjectRef::from_obj(obj), false)
+        .await
     {
         Some(from_snapshot) => from_snapshot,
         None => find_integration(&clients, stored, &name).await?,
